@@ -1,0 +1,6 @@
+//! Lambda `interactivity`: POST /slack/interactions. All rules live in the `shared` crate.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve_http("interactivity").await
+}

@@ -1,0 +1,6 @@
+//! Lambda `oauth`: GET /slack/install, /slack/oauth/callback, /hubspot/install, /hubspot/oauth/callback, /health. All rules live in the `shared` crate.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve_http("oauth").await
+}

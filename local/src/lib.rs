@@ -1,0 +1,110 @@
+//! The local runner as a library: the binary serves with it, and the integration tests
+//! start it on a free port and talk to it over real HTTP.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shared::app::App;
+use shared::config::Settings;
+use shared::http::{Request, Response, MAX_BODY_BYTES};
+use shared::queue::{LocalQueue, RetryPolicy};
+use shared::worker::AppRunner;
+
+/// A running local runner.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub queue: LocalQueue,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// Builds the app from `settings` and serves every route on 127.0.0.1:`port` (0: any free
+/// port), with the in-process queue running jobs.
+pub async fn start(settings: Settings, policy: RetryPolicy, port: u16) -> anyhow::Result<Running> {
+    let (app, queue) = App::local(settings, policy).await?;
+    queue.set_runner(Arc::new(AppRunner(app.clone())));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (set PORT to another port)"))?;
+    let addr = listener.local_addr()?;
+    let served = app.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let app = served.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(serve_one(&app, req).await) }
+                });
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await
+                {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+            });
+        }
+    });
+    Ok(Running {
+        addr,
+        app,
+        queue,
+        task,
+    })
+}
+
+async fn serve_one(
+    app: &App,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    // Read at most one byte past the limit, so an oversized body is refused without
+    // buffering all of it.
+    let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return to_hyper(Response::error(
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("body larger than {MAX_BODY_BYTES} bytes"),
+            ))
+        }
+    };
+    let req = Request {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+    };
+    to_hyper(shared::routes::handle(app, req).await)
+}
+
+fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
+    r.into_http::<String>().map(|s| Full::new(Bytes::from(s)))
+}

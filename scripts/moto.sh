@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Local AWS (DynamoDB, Secrets Manager, SQS) for tests and local runs: moto's server mode.
+#   scripts/moto.sh start   # idempotent; prints the endpoint
+#   scripts/moto.sh stop
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PORT="${MOTO_PORT:-5005}"
+VENV=.venv/moto
+PIDFILE=target/moto.pid
+LOG=target/moto.log
+ENDPOINT="http://127.0.0.1:${PORT}"
+
+running() {
+  [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}
+
+ready() {
+  curl -sf -X POST "${ENDPOINT}/moto-api/reset" >/dev/null 2>&1
+}
+
+start() {
+  if [[ ! -x "$VENV/bin/moto_server" ]]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q 'moto[dynamodb,secretsmanager,sqs]==5.2.5' flask flask-cors
+  fi
+  mkdir -p target
+  if ! running; then
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+    echo $! >"$PIDFILE"
+  fi
+  for _ in $(seq 1 300); do
+    if ready; then
+      echo "$ENDPOINT"
+      return 0
+    fi
+    if ! running; then
+      echo "moto_server exited; see $LOG" >&2
+      tail -n 20 "$LOG" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "moto_server not ready after 30 s; see $LOG" >&2
+  return 1
+}
+
+stop() {
+  if running; then
+    kill "$(cat "$PIDFILE")"
+  fi
+  rm -f "$PIDFILE"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

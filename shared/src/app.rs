@@ -1,0 +1,181 @@
+//! The application state, built once per cold start (Lambda) or once per process (local
+//! runner), and passed by reference to every handler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, Settings, StoreSettings};
+use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus};
+use crate::hubspot::HubSpotApi;
+use crate::queue::{JobQueue, LocalQueue, RetryPolicy, SqsQueue};
+use crate::records::Records;
+use crate::slack::SlackApi;
+use crate::store::dynamo::DynamoStore;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("http client: {0}")]
+    Http(String),
+}
+
+pub struct App {
+    pub settings: Settings,
+    pub records: Records,
+    pub slack: SlackApi,
+    pub hubspot: HubSpotApi,
+    pub queue: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// One HTTP client per process: connection pools and TLS set-up are shared.
+pub fn http_client() -> Result<reqwest::Client, StartError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| StartError::Http(e.to_string()))
+}
+
+/// The AWS SDK configuration. Outside AWS (a local endpoint), static dummy credentials and
+/// no instance-metadata probing, which would only time out.
+pub async fn sdk_config(local_endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(ep) = local_endpoint {
+        loader = loader
+            .endpoint_url(ep)
+            .region(aws_config::Region::new(
+                std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            ))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "static",
+            ));
+    }
+    loader.load().await
+}
+
+impl App {
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        App {
+            records: Records::new(store, settings.token_cipher.clone()),
+            slack: SlackApi::new(http.clone(), &settings.slack_api_url),
+            hubspot: HubSpotApi::new(http, &settings.hubspot_api_url),
+            queue,
+            clock,
+            settings,
+        }
+    }
+
+    /// Builds the store the settings name.
+    pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+        Ok(match &settings.store {
+            StoreSettings::Embedded { path: None } => Arc::new(EmbeddedStore::in_memory()),
+            StoreSettings::Embedded { path: Some(p) } => Arc::new(EmbeddedStore::open(p)?),
+            StoreSettings::Dynamo { table, endpoint } => {
+                let sdk = sdk_config(endpoint.as_deref()).await;
+                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+                if endpoint.is_some() {
+                    // A local DynamoDB-compatible server starts empty; in AWS the stack owns the table.
+                    store.create_table_if_missing().await?;
+                }
+                Arc::new(store)
+            }
+        })
+    }
+
+    /// In Lambda: settings from the environment and the secret, DynamoDB, SQS.
+    pub async fn from_lambda() -> Result<Arc<App>, StartError> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+        let sdk = sdk_config(endpoint.as_deref()).await;
+        let settings = Settings::from_lambda_env(&sdk).await?;
+        let store = Self::open_store(&settings).await?;
+        let queue: Arc<dyn JobQueue> = match &settings.queue_url {
+            Some(url) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone())),
+            None => {
+                return Err(StartError::Config(ConfigError::Missing("QUEUE_URL")));
+            }
+        };
+        let app = Arc::new(App::new(
+            settings,
+            store,
+            queue,
+            http_client()?,
+            Arc::new(SystemClock),
+        ));
+        app.ensure_single_workspace().await?;
+        Ok(app)
+    }
+
+    /// For the local runner: settings from the environment, the in-process queue (whose
+    /// runner the caller sets to the app), the store the settings name.
+    pub async fn local(
+        settings: Settings,
+        policy: RetryPolicy,
+    ) -> Result<(Arc<App>, LocalQueue), StartError> {
+        let store = Self::open_store(&settings).await?;
+        let queue = LocalQueue::new(policy);
+        let app = Arc::new(App::new(
+            settings,
+            store,
+            Arc::new(queue.clone()),
+            http_client()?,
+            Arc::new(SystemClock),
+        ));
+        app.ensure_single_workspace().await?;
+        Ok((app, queue))
+    }
+
+    /// Single-workspace mode: the install the settings define exists and carries the
+    /// settings' tokens and channel. What admins change in Slack (notifications on/off) and
+    /// the health fields are kept.
+    pub async fn ensure_single_workspace(&self) -> Result<(), StartError> {
+        let Some(sw) = &self.settings.single_workspace else {
+            return Ok(());
+        };
+        let existing = self.records.get_install(&sw.portal_id).await?;
+        let mut install = existing.clone().unwrap_or(Install {
+            portal_id: sw.portal_id.clone(),
+            team_id: sw.team_id.clone(),
+            channel_id: None,
+            notifications_on: true,
+            bot_token: None,
+            bot_user_id: None,
+            hubspot: None,
+            status: InstallStatus::Active,
+            source: InstallSource::Settings,
+            installer_user_id: None,
+            last_delivery_at: None,
+            last_error: None,
+            created_at: self.clock.now_secs(),
+        });
+        install.team_id = sw.team_id.clone();
+        install.channel_id = Some(sw.channel_id.clone());
+        install.bot_token = Some(sw.bot_token.clone());
+        install.hubspot = Some(HubSpotAuth::PrivateApp {
+            token: sw.hubspot_access_token.clone(),
+        });
+        install.source = InstallSource::Settings;
+        if install.status == InstallStatus::Inactive {
+            // Settings are the source of truth here: a fresh start with tokens reactivates.
+            install.status = InstallStatus::Active;
+        }
+        if existing.as_ref() != Some(&install) {
+            self.records.put_install(&install).await?;
+            tracing::info!(portal = %sw.portal_id, team = %sw.team_id, channel = %sw.channel_id, "single-workspace install written from settings");
+        }
+        Ok(())
+    }
+}

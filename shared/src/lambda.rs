@@ -1,0 +1,48 @@
+//! The Lambda edge: turn a lambda_http request into our `Request`, serve it, turn the
+//! `Response` back. Each HTTP function's `main` is `lambda::serve_http("<name>")`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lambda_http::{service_fn, Body, Error, Request as LambdaRequest};
+
+use crate::app::App;
+use crate::http::Request;
+use crate::routes;
+
+/// Converts a lambda_http request. API Gateway may hand the body base64-encoded; lambda_http
+/// has decoded it into `Body::Binary` by now, so the bytes are exactly what was signed.
+pub fn from_lambda(req: LambdaRequest) -> Request {
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    Request {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// Runs an HTTP function: JSON logs, the app built once per cold start, then the runtime loop.
+pub async fn serve_http(function: &'static str) -> Result<(), Error> {
+    crate::telemetry::init_json();
+    let app: Arc<App> = App::from_lambda().await.map_err(|e| {
+        tracing::error!(function, error = %e, "start failed");
+        Error::from(e.to_string())
+    })?;
+    tracing::info!(function, store = app.records.store().kind(), "started");
+    lambda_http::run(service_fn(move |req: LambdaRequest| {
+        let app = app.clone();
+        async move {
+            let resp = routes::handle_for(&app, function, from_lambda(req)).await;
+            Ok::<_, Error>(resp.into_http::<Body>())
+        }
+    }))
+    .await
+}

@@ -1,0 +1,776 @@
+//! Inbox to Slack: one notification per live chat, kept current, and every later message
+//! mirrored into its thread in order and once.
+//!
+//! `sync_conversation` is state-based: whatever webhook triggered it, it reads the
+//! conversation from the inbox and brings Slack up to date. Duplicate, late or out-of-order
+//! webhooks therefore cost a read and change nothing, and a sync after an outage catches up.
+//! Concurrency: a lease per conversation (a conditional write) lets one sync run at a time;
+//! creating the thread mapping is first-writer-wins; each mirrored message is recorded with a
+//! conditional write, so it is posted once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::domain::{HubSpotAuth, Install, InstallStatus, ThreadMap};
+use crate::hubspot::{HubSpotError, Message, Thread};
+use crate::queue::JobError;
+use crate::secret::Secret;
+use crate::slack::SlackError;
+use crate::slack_text;
+
+pub const ACTION_REPLY_IN_INBOX: &str = "reply_in_inbox";
+pub const ACTION_CLAIM: &str = "claim";
+/// HubSpot's channel id for live chat (contracts/hubspot.md); only these are posted.
+pub const LIVE_CHAT_CHANNEL: &str = "1000";
+/// Slack text objects hold at most 3000 characters (contracts/slack.md, Block Kit).
+pub const MAX_TEXT: usize = 3000;
+const LEASE_SECS: i64 = 60;
+
+/// The HubSpot token of an install (OAuth refresh belongs to the connect flow).
+pub fn hubspot_token(install: &Install) -> Option<&Secret> {
+    match install.hubspot.as_ref()? {
+        HubSpotAuth::PrivateApp { token } => Some(token),
+        HubSpotAuth::OAuth { access_token, .. } => Some(access_token),
+    }
+}
+
+pub fn inbox_link(app: &App, portal: &str, thread: &str) -> String {
+    format!(
+        "{}/live-messages/{portal}/inbox/{thread}",
+        app.settings.hubspot_app_url
+    )
+}
+
+/// Maps a HubSpot failure to what the queue should do.
+pub fn hubspot_failure(e: HubSpotError) -> JobError {
+    match e {
+        // The Node SDK waits 10 s per attempt on the ten-second policy (contracts/hubspot.md).
+        HubSpotError::RateLimited { .. } => JobError::Retry {
+            reason: e.to_string(),
+            after: Some(Duration::from_secs(10)),
+        },
+        e if e.is_retryable() => JobError::retry(e.to_string()),
+        e => JobError::Fatal(e.to_string()),
+    }
+}
+
+/// Maps a Slack failure to what the queue should do, marking the install when an admin
+/// must act (contracts/slack.md error codes).
+pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobError {
+    if let SlackError::RateLimited { retry_after_secs } = e {
+        return JobError::Retry {
+            reason: e.to_string(),
+            after: Some(Duration::from_secs(retry_after_secs)),
+        };
+    }
+    if e.is_retryable() {
+        return JobError::retry(e.to_string());
+    }
+    let code = e.code().unwrap_or("").to_string();
+    let advice = match code.as_str() {
+        "not_in_channel" => Some("The app is not in the notification channel. Invite it with /invite @app in the channel."),
+        "channel_not_found" => Some("The notification channel no longer exists or the app cannot see it. Pick another channel."),
+        "is_archived" => Some("The notification channel is archived. Unarchive it or pick another channel."),
+        _ => None,
+    };
+    if let Some(advice) = advice {
+        let mut i = install.clone();
+        i.status = InstallStatus::NeedsAttention {
+            reason: advice.to_string(),
+        };
+        i.last_error = Some(format!("{code}: {advice}"));
+        if let Err(se) = app.records.put_install(&i).await {
+            tracing::error!(portal = %install.portal_id, error = %se, "could not mark install as needing attention");
+        }
+        tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "install needs attention");
+        tell_admin(app, install, advice).await;
+        return JobError::Fatal(format!("slack {code}: {advice}"));
+    }
+    if matches!(
+        code.as_str(),
+        "token_revoked" | "account_inactive" | "invalid_auth"
+    ) {
+        if let Err(se) = app.records.deactivate_install(&install.portal_id).await {
+            tracing::error!(portal = %install.portal_id, error = %se, "could not deactivate install");
+        }
+        tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "slack token no longer valid; install deactivated");
+        return JobError::Fatal(format!("slack {code}: install deactivated"));
+    }
+    JobError::Fatal(e.to_string())
+}
+
+/// Tells the installing admin, in a direct message from the app, what to fix.
+async fn tell_admin(app: &App, install: &Install, advice: &str) {
+    let (Some(user), Some(token)) = (&install.installer_user_id, &install.bot_token) else {
+        return;
+    };
+    let text = format!(
+        ":warning: Chat notifications for HubSpot portal {} stopped: {advice}",
+        install.portal_id
+    );
+    if let Err(e) = app.slack.post_message(token, user, None, &text, None).await {
+        tracing::warn!(portal = %install.portal_id, error = %e, "could not tell the admin");
+    }
+}
+
+/// The assignee as the card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Person {
+    pub user_id: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    pub slack_user: Option<String>,
+}
+
+/// Everything the notification card shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub portal_id: String,
+    pub thread_id: String,
+    pub first_message: String,
+    pub visitor: String,
+    pub status: String,
+    pub page: Option<String>,
+    pub assignee: Option<Person>,
+    pub contact_owner: Option<String>,
+    pub inbox_url: String,
+    pub assignee_available: Option<bool>,
+}
+
+impl Card {
+    /// A compact fingerprint of what is shown, to know when `chat.update` is needed.
+    pub fn key(&self) -> String {
+        let a = self.assignee.as_ref();
+        format!(
+            "{}|{}|{}|{}",
+            self.status,
+            a.and_then(|p| p.user_id.clone()).unwrap_or_default(),
+            a.and_then(|p| p.slack_user.clone()).unwrap_or_default(),
+            self.assignee_available
+                .map(|b| b.to_string())
+                .unwrap_or_default()
+        )
+    }
+
+    pub fn fallback_text(&self) -> String {
+        let (first, _) = slack_text::escape_and_truncate(&self.first_message, 200);
+        format!(
+            "New live chat from {}: {first}",
+            slack_text::escape(&self.visitor)
+        )
+    }
+
+    /// Block Kit blocks (contracts/slack.md limits: text 3000, button text 75, value 2000).
+    pub fn blocks(&self) -> Value {
+        let (first, cut) = slack_text::escape_and_truncate(&self.first_message, MAX_TEXT - 200);
+        let mut quote = first
+            .lines()
+            .map(|l| format!(">{l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if quote.is_empty() {
+            quote = ">_(no text)_".into();
+        }
+        if cut {
+            quote.push_str(&format!(
+                "\n<{}|Read the whole message in the inbox>",
+                self.inbox_url
+            ));
+        }
+        let status = match self.status.as_str() {
+            "CLOSED" => ":white_check_mark: Closed",
+            "OPEN" | "" => ":large_green_circle: Open",
+            other => other,
+        };
+        let assignee = match &self.assignee {
+            None => "Unassigned".to_string(),
+            Some(p) => {
+                let who = match &p.slack_user {
+                    Some(u) => format!("<@{u}>"),
+                    None => slack_text::escape(&p.name),
+                };
+                match self.assignee_available {
+                    Some(true) => format!("{who} (available)"),
+                    Some(false) => format!("{who} (away)"),
+                    None => who,
+                }
+            }
+        };
+        let mut fields = vec![
+            json!({"type": "mrkdwn", "text": format!("*Status*\n{status}")}),
+            json!({"type": "mrkdwn", "text": format!("*Assignee*\n{assignee}")}),
+        ];
+        if let Some(owner) = &self.contact_owner {
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Contact owner*\n{}", slack_text::escape(owner))}));
+        }
+        if let Some(page) = &self.page {
+            let (p, _) = slack_text::escape_and_truncate(page, 500);
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Page*\n{p}")}));
+        }
+        let mut buttons = vec![json!({
+            "type": "button",
+            "action_id": ACTION_REPLY_IN_INBOX,
+            "text": {"type": "plain_text", "text": "Reply in Inbox"},
+            "url": self.inbox_url,
+        })];
+        if let Some(p) = &self.assignee {
+            if let (None, Some(uid), Some(email)) = (&p.slack_user, &p.user_id, &p.email) {
+                let (label, _) = slack_text::truncate_chars(&format!("Claim {email}"), 75);
+                buttons.push(json!({
+                    "type": "button",
+                    "action_id": ACTION_CLAIM,
+                    "text": {"type": "plain_text", "text": label},
+                    "value": claim_value(&self.portal_id, &self.thread_id, uid, email),
+                }));
+            }
+        }
+        json!([
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape(&self.visitor))}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": quote}},
+            {"type": "section", "fields": fields},
+            {"type": "actions", "block_id": "conversation_actions", "elements": buttons},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("HubSpot conversation {} · replies in this thread go to the visitor", self.thread_id)}]},
+        ])
+    }
+}
+
+/// The Claim button's value: `portal|thread|user_id|email`.
+pub fn claim_value(portal: &str, thread: &str, user_id: &str, email: &str) -> String {
+    format!("{portal}|{thread}|{user_id}|{email}")
+}
+
+/// Parses a Claim button's value.
+pub fn parse_claim_value(v: &str) -> Option<(String, String, String, String)> {
+    let mut it = v.splitn(4, '|');
+    let (p, t, u, e) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    (!p.is_empty() && !t.is_empty() && !u.is_empty() && e.contains('@'))
+        .then(|| (p.into(), t.into(), u.into(), e.into()))
+}
+
+/// `A-123` or `123` -> `123`.
+pub fn user_id_of_actor(actor: &str) -> Option<String> {
+    let id = actor.strip_prefix("A-").unwrap_or(actor);
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit())).then(|| id.to_string())
+}
+
+fn is_from_slack(app: &App, m: &Message) -> bool {
+    match (&m.client, &app.settings.hubspot_app_id) {
+        (Some(c), Some(ours)) => {
+            c.client_type.as_deref() == Some("INTEGRATION")
+                && c.integration_app_id.as_deref() == Some(ours.as_str())
+        }
+        _ => false,
+    }
+}
+
+fn sender_name(m: &Message) -> String {
+    m.senders
+        .iter()
+        .find_map(|s| s.name.clone().filter(|n| !n.trim().is_empty()))
+        .unwrap_or_else(|| {
+            if m.direction.as_deref() == Some("INCOMING") {
+                "Visitor".into()
+            } else {
+                "Agent".into()
+            }
+        })
+}
+
+/// The text of one mirrored message (escaped, cut to Slack's limit).
+pub fn thread_text(m: &Message, inbox_url: &str) -> String {
+    let who = slack_text::escape(&sender_name(m));
+    let label = if m.direction.as_deref() == Some("OUTGOING") {
+        format!("*{who}* _(sent from the inbox)_")
+    } else {
+        format!("*{who}*")
+    };
+    let (body, cut) =
+        slack_text::escape_and_truncate(m.text.as_deref().unwrap_or(""), MAX_TEXT - 300);
+    let mut out = format!("{label}: {body}");
+    if cut {
+        out.push_str(&format!(
+            " <{inbox_url}|(read the whole message in the inbox)>"
+        ));
+    }
+    for a in &m.attachments {
+        let name = a
+            .get("name")
+            .or_else(|| a.get("fileName"))
+            .and_then(Value::as_str)
+            .unwrap_or("attachment");
+        let url = a.get("url").and_then(Value::as_str).unwrap_or("");
+        let name = slack_text::escape(name).replace('|', "¦");
+        // A link's URL may not carry `|` or `>` (they end the token): only plain http(s) URLs.
+        if (url.starts_with("https://") || url.starts_with("http://"))
+            && !url.contains(['|', '>', '<', ' '])
+        {
+            out.push_str(&format!("\n:paperclip: <{url}|{name}>"));
+        } else {
+            out.push_str(&format!("\n:paperclip: {name} (open it in the inbox)"));
+        }
+    }
+    out
+}
+
+async fn person(
+    app: &App,
+    token: &Secret,
+    portal: &str,
+    actor: &str,
+) -> Result<Option<Person>, JobError> {
+    let Some(uid) = user_id_of_actor(actor) else {
+        return Ok(None);
+    };
+    let owner = app
+        .hubspot
+        .owner_by_user_id(token, &uid)
+        .await
+        .map_err(hubspot_failure)?;
+    let mapped = app
+        .records
+        .user_for_inbox(portal, &uid)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    Ok(Some(Person {
+        user_id: Some(uid.clone()),
+        name: owner
+            .as_ref()
+            .map(|o| o.display_name())
+            .unwrap_or_else(|| format!("HubSpot user {uid}")),
+        email: owner.as_ref().and_then(|o| o.email.clone()),
+        slack_user: mapped.map(|m| m.slack_user_id),
+    }))
+}
+
+async fn build_card(
+    app: &App,
+    token: &Secret,
+    portal: &str,
+    thread: &Thread,
+    messages: &[Message],
+) -> Result<Card, JobError> {
+    let first = messages
+        .iter()
+        .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"));
+    let assignee = match thread.assigned_to.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => person(app, token, portal, a).await?,
+        None => None,
+    };
+    let contact_owner = match thread.associated_contact_id.as_deref() {
+        Some(c) => match app.hubspot.contact_owner_id(token, c).await {
+            Ok(Some(owner_id)) => app
+                .hubspot
+                .owner_by_id(token, &owner_id)
+                .await
+                .map_err(hubspot_failure)?
+                .map(|o| o.display_name()),
+            Ok(None) => None,
+            Err(e) if e.is_retryable() => return Err(hubspot_failure(e)),
+            // The contact may be a visitor without a CRM record: show no owner.
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let assignee_available = match assignee.as_ref().and_then(|p| p.user_id.as_deref()) {
+        Some(uid) => app
+            .records
+            .list_availability(portal)
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().find(|a| a.inbox_user_id == uid))
+            .map(|a| a.available),
+        None => None,
+    };
+    Ok(Card {
+        portal_id: portal.to_string(),
+        thread_id: thread.id.clone(),
+        first_message: first.and_then(|m| m.text.clone()).unwrap_or_default(),
+        visitor: first.map(sender_name).unwrap_or_else(|| "Visitor".into()),
+        status: thread.status.clone(),
+        // The Conversations API gives no page URL (contracts/hubspot.md): shown when known.
+        page: None,
+        assignee,
+        contact_owner,
+        inbox_url: inbox_link(app, portal, &thread.id),
+        assignee_available,
+    })
+}
+
+/// Brings the conversation's Slack side up to date. Idempotent.
+pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Result<(), JobError> {
+    let log_skip = |reason: &str| {
+        tracing::info!(
+            portal,
+            conversation = thread_id,
+            reason,
+            "conversation not posted"
+        );
+        Ok(())
+    };
+    let install = match app.records.get_install(portal).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return log_skip("no install for this portal"),
+        Err(e) => return Err(JobError::retry(e.to_string())),
+    };
+    if install.status == InstallStatus::Inactive {
+        return log_skip("install is inactive");
+    }
+    if !install.notifications_on {
+        return log_skip("notifications are off");
+    }
+    if let InstallStatus::NeedsAttention { .. } = install.status {
+        // Kept for later: once an admin fixes the channel, the next sync catches up.
+        return Err(JobError::Fatal(
+            "install needs attention; not posting".into(),
+        ));
+    }
+    let (Some(bot), Some(channel), Some(token)) = (
+        install.bot_token.clone(),
+        install.channel_id.clone(),
+        hubspot_token(&install).cloned(),
+    ) else {
+        return log_skip("install has no channel or tokens");
+    };
+    let owner = format!("{:x}", app.clock.now_ms()) + &random_suffix();
+    let lease = format!("conv:{portal}:{thread_id}");
+    let now = app.clock.now_secs();
+    match app
+        .records
+        .acquire_lease(&lease, &owner, LEASE_SECS, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(JobError::Retry {
+                reason: "another delivery holds this conversation".into(),
+                after: Some(Duration::from_millis(500)),
+            })
+        }
+        Err(e) => return Err(JobError::retry(e.to_string())),
+    }
+    let res = sync_locked(app, &install, &bot, &channel, &token, portal, thread_id).await;
+    if let Err(e) = app.records.release_lease(&lease, &owner).await {
+        tracing::warn!(portal, conversation = thread_id, error = %e, "lease not released; it expires by itself");
+    }
+    res
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sync_locked(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    channel: &str,
+    token: &Secret,
+    portal: &str,
+    thread_id: &str,
+) -> Result<(), JobError> {
+    let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
+    let thread = match app.hubspot.get_thread(token, thread_id).await {
+        Ok(t) => t,
+        Err(HubSpotError::NotFound) => {
+            tracing::info!(
+                portal,
+                conversation = thread_id,
+                "conversation no longer exists in the inbox"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(hubspot_failure(e)),
+    };
+    let existing = app
+        .records
+        .get_thread(portal, thread_id)
+        .await
+        .map_err(store_err)?;
+    if existing.is_none() {
+        if thread.original_channel_id.as_deref() != Some(LIVE_CHAT_CHANNEL) {
+            tracing::info!(
+                portal,
+                conversation = thread_id,
+                channel = thread.original_channel_id.as_deref().unwrap_or("unknown"),
+                reason = "not a live chat",
+                "conversation not posted"
+            );
+            return Ok(());
+        }
+        if thread.archived {
+            tracing::info!(
+                portal,
+                conversation = thread_id,
+                reason = "archived",
+                "conversation not posted"
+            );
+            return Ok(());
+        }
+    }
+    let messages = app
+        .hubspot
+        .list_messages(token, thread_id)
+        .await
+        .map_err(hubspot_failure)?;
+    let card = build_card(app, token, portal, &thread, &messages).await?;
+    let mut map = match existing {
+        Some(m) => m,
+        None => {
+            let ts = match app
+                .slack
+                .post_message(
+                    bot,
+                    channel,
+                    None,
+                    &card.fallback_text(),
+                    Some(&card.blocks()),
+                )
+                .await
+            {
+                Ok(ts) => ts,
+                Err(e) => return Err(slack_failure(app, install, e).await),
+            };
+            let first_id = messages
+                .iter()
+                .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"))
+                .map(|m| m.id.clone());
+            let map = ThreadMap {
+                portal_id: portal.to_string(),
+                thread_id: thread_id.to_string(),
+                team_id: install.team_id.clone(),
+                channel_id: channel.to_string(),
+                parent_ts: ts.clone(),
+                first_message_id: first_id.clone(),
+                cursor_at: 0,
+                cursor_id: String::new(),
+                status: card.key(),
+                assignee: None,
+                version: 1,
+            };
+            if !app.records.create_thread(&map).await.map_err(store_err)? {
+                // Only possible if our lease expired mid-post: keep the first thread.
+                tracing::warn!(portal, conversation = thread_id, ts = %ts, "thread created concurrently; removing our duplicate notification");
+                let _ = app.slack.delete_message(bot, channel, &ts).await;
+                return Err(JobError::retry("thread created concurrently"));
+            }
+            if let Some(id) = &first_id {
+                app.records
+                    .record_message(portal, thread_id, id, &ts, "inbox")
+                    .await
+                    .map_err(store_err)?;
+            }
+            tracing::info!(portal, conversation = thread_id, team = %install.team_id, channel, ts = %ts, "notification posted");
+            app.records
+                .get_thread(portal, thread_id)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| JobError::retry("thread mapping vanished"))?
+        }
+    };
+    // The card: update when what it shows changed (status, assignee, claim).
+    if map.status != card.key() {
+        if let Err(e) = app
+            .slack
+            .update_message(
+                bot,
+                &map.channel_id,
+                &map.parent_ts,
+                &card.fallback_text(),
+                Some(&card.blocks()),
+            )
+            .await
+        {
+            return Err(slack_failure(app, install, e).await);
+        }
+        map.status = card.key();
+        map = app
+            .records
+            .save_thread(&map)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| JobError::retry("thread mapping changed concurrently"))?;
+        tracing::info!(portal, conversation = thread_id, "notification updated");
+    }
+    // The thread: every message not yet mirrored, oldest first.
+    let done: HashSet<String> = app
+        .records
+        .list_messages(portal, thread_id)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    let inbox_url = inbox_link(app, portal, thread_id);
+    for m in &messages {
+        if m.type_ != "MESSAGE" || done.contains(&m.id) {
+            continue;
+        }
+        if is_from_slack(app, m) {
+            // Sent from Slack by this app: already in the thread (no echo).
+            continue;
+        }
+        let text = thread_text(m, &inbox_url);
+        let ts = match app
+            .slack
+            .post_message(bot, &map.channel_id, Some(&map.parent_ts), &text, None)
+            .await
+        {
+            Ok(ts) => ts,
+            Err(e) => return Err(slack_failure(app, install, e).await),
+        };
+        app.records
+            .record_message(portal, thread_id, &m.id, &ts, "inbox")
+            .await
+            .map_err(store_err)?;
+        tracing::info!(portal, conversation = thread_id, message = %m.id, ts = %ts, "message mirrored");
+    }
+    Ok(())
+}
+
+/// The conversation was deleted in the inbox: remove its Slack messages (privacy deletion)
+/// or redact them (deletion), then its mappings.
+pub async fn delete_conversation(
+    app: &App,
+    portal: &str,
+    thread_id: &str,
+    privacy: bool,
+) -> Result<(), JobError> {
+    let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
+    let Some(install) = app.records.get_install(portal).await.map_err(store_err)? else {
+        return Ok(());
+    };
+    let Some(map) = app
+        .records
+        .get_thread(portal, thread_id)
+        .await
+        .map_err(store_err)?
+    else {
+        tracing::info!(
+            portal,
+            conversation = thread_id,
+            "deleted conversation had no Slack thread"
+        );
+        return Ok(());
+    };
+    let Some(bot) = install.bot_token.clone() else {
+        app.records
+            .delete_thread(portal, thread_id)
+            .await
+            .map_err(store_err)?;
+        return Ok(());
+    };
+    for (_, ts, _) in app
+        .records
+        .list_messages(portal, thread_id)
+        .await
+        .map_err(store_err)?
+    {
+        if ts == map.parent_ts || ts.is_empty() {
+            continue;
+        }
+        if let Err(e) = app.slack.delete_message(&bot, &map.channel_id, &ts).await {
+            return Err(slack_failure(app, &install, e).await);
+        }
+    }
+    let res = if privacy {
+        app.slack
+            .delete_message(&bot, &map.channel_id, &map.parent_ts)
+            .await
+    } else {
+        let text = "This conversation was deleted in the inbox.";
+        let blocks = json!([{"type": "section", "text": {"type": "mrkdwn", "text": format!(":wastebasket: {text}")}}]);
+        app.slack
+            .update_message(&bot, &map.channel_id, &map.parent_ts, text, Some(&blocks))
+            .await
+    };
+    if let Err(e) = res {
+        return Err(slack_failure(app, &install, e).await);
+    }
+    app.records
+        .delete_thread(portal, thread_id)
+        .await
+        .map_err(store_err)?;
+    tracing::info!(
+        portal,
+        conversation = thread_id,
+        privacy,
+        "conversation removed from Slack"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card() -> Card {
+        Card {
+            portal_id: "1".into(),
+            thread_id: "9".into(),
+            first_message: "Hi <!channel> & <https://evil|bank>".into(),
+            visitor: "Eve <@U1>".into(),
+            status: "OPEN".into(),
+            page: None,
+            assignee: Some(Person {
+                user_id: Some("7".into()),
+                name: "Ann".into(),
+                email: Some("ann@example.com".into()),
+                slack_user: None,
+            }),
+            contact_owner: Some("Bob".into()),
+            inbox_url: "https://app.hubspot.com/live-messages/1/inbox/9".into(),
+            assignee_available: None,
+        }
+    }
+
+    #[test]
+    fn card_escapes_visitor_text_and_offers_claim() {
+        let b = card().blocks().to_string();
+        assert!(!b.contains("<!channel>"));
+        assert!(!b.contains("<@U1>"));
+        assert!(!b.contains("<https://evil"));
+        assert!(b.contains("Claim ann@example.com"));
+        assert!(b.contains("1|9|7|ann@example.com"));
+        assert!(b.contains("\"url\":\"https://app.hubspot.com/live-messages/1/inbox/9\""));
+    }
+
+    #[test]
+    fn mapped_assignee_has_no_claim_and_is_mentioned() {
+        let mut c = card();
+        c.assignee.as_mut().unwrap().slack_user = Some("U77".into());
+        let b = c.blocks().to_string();
+        assert!(!b.contains("Claim"));
+        assert!(b.contains("<@U77>"));
+        assert_ne!(c.key(), card().key());
+    }
+
+    #[test]
+    fn long_first_message_is_cut_with_a_link() {
+        let mut c = card();
+        c.first_message = "é".repeat(10_000);
+        let blocks = c.blocks();
+        let quote = blocks[1]["text"]["text"].as_str().unwrap();
+        assert!(quote.chars().count() <= MAX_TEXT);
+        assert!(quote.contains("Read the whole message"));
+    }
+
+    #[test]
+    fn claim_values_round_trip() {
+        let v = claim_value("1", "9", "7", "a@b.c");
+        assert_eq!(
+            parse_claim_value(&v),
+            Some(("1".into(), "9".into(), "7".into(), "a@b.c".into()))
+        );
+        assert_eq!(parse_claim_value("1|9|7"), None);
+        assert_eq!(parse_claim_value("1|9|7|nomail"), None);
+        assert_eq!(user_id_of_actor("A-123").as_deref(), Some("123"));
+        assert_eq!(user_id_of_actor("123").as_deref(), Some("123"));
+        assert_eq!(user_id_of_actor("V-1"), None);
+    }
+}

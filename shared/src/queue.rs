@@ -1,0 +1,462 @@
+//! The durable hand-off between the HTTP acknowledgements and the slow work (Slack and
+//! HubSpot API calls). In AWS: an SQS FIFO queue, grouped by conversation so one
+//! conversation's jobs run one at a time and in order, with a dead-letter queue. Locally: an
+//! in-process queue with the same guarantees (per-group order, retries with backoff, dead
+//! letters kept in the store).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, Mutex};
+
+/// One unit of slow work. Every job is idempotent: running it twice has the effect of once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Bring the conversation's Slack side up to date with the inbox: create the
+    /// notification if missing, update it, post new messages into the thread in order.
+    SyncConversation {
+        portal_id: String,
+        thread_id: String,
+    },
+    /// The conversation was deleted (or privacy-deleted) in the inbox.
+    DeleteConversation {
+        portal_id: String,
+        thread_id: String,
+        privacy: bool,
+    },
+    /// An agent's reply in a Slack thread, to send to the inbox.
+    SlackReply {
+        portal_id: String,
+        thread_id: String,
+        team_id: String,
+        channel_id: String,
+        thread_ts: String,
+        ts: String,
+        user_id: String,
+        text: String,
+    },
+    /// A slash command whose answer needs API calls (answered through `response_url`).
+    SlashCommand {
+        team_id: String,
+        user_id: String,
+        command: String,
+        text: String,
+        response_url: String,
+    },
+    /// A button click that needs API calls (Claim, Close, ...).
+    Interaction {
+        team_id: String,
+        user_id: String,
+        action_id: String,
+        value: String,
+        channel_id: String,
+        message_ts: String,
+        response_url: String,
+    },
+    /// Refresh a user's App Home tab.
+    PublishHome { team_id: String, user_id: String },
+    /// The Slack app was uninstalled or its tokens revoked.
+    Deactivate { team_id: String, reason: String },
+}
+
+impl Job {
+    /// The ordering group: jobs of one group run one at a time, in order.
+    pub fn group(&self) -> String {
+        match self {
+            // A reply shares its conversation's group, so the sync that the inbox's webhook for
+            // that reply triggers runs after the reply is recorded (no echo).
+            Job::SyncConversation {
+                portal_id,
+                thread_id,
+            }
+            | Job::DeleteConversation {
+                portal_id,
+                thread_id,
+                ..
+            }
+            | Job::SlackReply {
+                portal_id,
+                thread_id,
+                ..
+            } => format!("conv:{portal_id}:{thread_id}"),
+            Job::SlashCommand {
+                team_id, user_id, ..
+            }
+            | Job::PublishHome { team_id, user_id } => format!("user:{team_id}:{user_id}"),
+            Job::Interaction {
+                team_id,
+                channel_id,
+                message_ts,
+                ..
+            } => format!("slack:{team_id}:{channel_id}:{message_ts}"),
+            Job::Deactivate { team_id, .. } => format!("team:{team_id}"),
+        }
+    }
+
+    /// The conversation (thread id) the job is about, for logs and dead letters.
+    pub fn conversation_id(&self) -> Option<String> {
+        match self {
+            Job::SyncConversation { thread_id, .. }
+            | Job::DeleteConversation { thread_id, .. }
+            | Job::SlackReply { thread_id, .. } => Some(thread_id.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::SyncConversation { .. } => "sync_conversation",
+            Job::DeleteConversation { .. } => "delete_conversation",
+            Job::SlackReply { .. } => "slack_reply",
+            Job::SlashCommand { .. } => "slash_command",
+            Job::Interaction { .. } => "interaction",
+            Job::PublishHome { .. } => "publish_home",
+            Job::Deactivate { .. } => "deactivate",
+        }
+    }
+}
+
+/// How a job ended when it did not succeed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JobError {
+    /// Worth another try (rate limit, 5xx, timeout, a concurrent writer); `after` is a hint.
+    #[error("retryable: {reason}")]
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Will never succeed; kept as a dead letter and reported.
+    #[error("failed: {0}")]
+    Fatal(String),
+}
+
+impl JobError {
+    pub fn retry(reason: impl Into<String>) -> Self {
+        JobError::Retry {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not enqueue: {0}")]
+pub struct QueueError(pub String);
+
+/// The producer side.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Queues `job`; `dedup_id` makes a repeated enqueue of the same event a no-op where
+    /// the queue supports it (SQS FIFO, five minutes).
+    async fn enqueue(&self, job: Job, dedup_id: &str) -> Result<(), QueueError>;
+    /// Jobs queued or running (local queue only; None when unknown).
+    fn pending(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Runs a job; implemented by the flows (`worker::run_job`).
+#[async_trait]
+pub trait JobRunner: Send + Sync + 'static {
+    async fn run(&self, job: &Job, attempt: u32) -> Result<(), JobError>;
+    /// Called once a job has failed for good: keep it and tell someone.
+    async fn dead_letter(&self, job: &Job, error: &str);
+}
+
+// ---------------- SQS FIFO ----------------
+
+/// Producer for the SQS FIFO queue.
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+/// SQS caps the deduplication id at 128 characters of a limited alphabet: hash it.
+pub fn sqs_dedup_id(raw: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(raw.as_bytes()))
+}
+
+/// SQS caps the group id at 128 characters.
+pub fn sqs_group_id(group: &str) -> String {
+    if group.len() <= 128 {
+        group.to_string()
+    } else {
+        sqs_dedup_id(group)
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn enqueue(&self, job: Job, dedup_id: &str) -> Result<(), QueueError> {
+        let body = serde_json::to_string(&job).map_err(|e| QueueError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .message_group_id(sqs_group_id(&job.group()))
+            .message_deduplication_id(sqs_dedup_id(dedup_id))
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}
+
+// ---------------- in-process ----------------
+
+/// Retry policy for the in-process queue (the SQS queue's is its redrive policy).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff, or the server's hint when it gave one (capped).
+    pub fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        hint.unwrap_or(exp).min(self.max_delay)
+    }
+}
+
+type GroupSenders = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>>;
+
+/// In-process queue: one task per group runs that group's jobs in order; groups run
+/// concurrently. A job that keeps failing blocks its group until it is dead-lettered,
+/// as an SQS FIFO group does.
+#[derive(Clone)]
+pub struct LocalQueue {
+    groups: GroupSenders,
+    pending: Arc<AtomicUsize>,
+    runner: Arc<std::sync::OnceLock<Arc<dyn JobRunner>>>,
+    policy: RetryPolicy,
+}
+
+impl LocalQueue {
+    pub fn new(policy: RetryPolicy) -> Self {
+        LocalQueue {
+            groups: Arc::new(Mutex::new(HashMap::new())),
+            pending: Arc::new(AtomicUsize::new(0)),
+            runner: Arc::new(std::sync::OnceLock::new()),
+            policy,
+        }
+    }
+
+    /// Sets who runs the jobs (the app, built after the queue). Jobs queued before this wait.
+    pub fn set_runner(&self, runner: Arc<dyn JobRunner>) {
+        let _ = self.runner.set(runner);
+    }
+
+    fn spawn_group(&self, group: String) -> mpsc::UnboundedSender<Job> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let job = match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+                    Ok(Some(job)) => job,
+                    Ok(None) => break,
+                    Err(_) => {
+                        // Idle: retire this group's task. Remove first so new jobs start a
+                        // fresh task, then run whatever arrived meanwhile.
+                        me.groups.lock().await.remove(&group);
+                        rx.close();
+                        while let Ok(job) = rx.try_recv() {
+                            me.run_with_retries(&job).await;
+                        }
+                        break;
+                    }
+                };
+                me.run_with_retries(&job).await;
+            }
+        });
+        tx
+    }
+
+    async fn run_with_retries(&self, job: &Job) {
+        let runner = loop {
+            if let Some(r) = self.runner.get() {
+                break r.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let mut attempt = 1;
+        loop {
+            match runner.run(job, attempt).await {
+                Ok(()) => break,
+                Err(JobError::Retry { reason, after }) if attempt < self.policy.max_attempts => {
+                    let delay = self.policy.delay(attempt, after);
+                    tracing::warn!(job = job.kind(), group = %job.group(), attempt, reason = %reason, delay_ms = delay.as_millis() as u64, "job failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::error!(job = job.kind(), group = %job.group(), conversation = job.conversation_id().as_deref().unwrap_or(""), attempt, error = %e, "job failed for good; dead-lettered");
+                    runner.dead_letter(job, &e.to_string()).await;
+                    break;
+                }
+            }
+        }
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl JobQueue for LocalQueue {
+    async fn enqueue(&self, job: Job, _dedup_id: &str) -> Result<(), QueueError> {
+        let group = job.group();
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let mut groups = self.groups.lock().await;
+        let tx = match groups.get(&group) {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let tx = self.spawn_group(group.clone());
+                groups.insert(group, tx.clone());
+                tx
+            }
+        };
+        if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+            // The group task retired between lookup and send: start another.
+            let group = job.group();
+            let tx = self.spawn_group(group.clone());
+            groups.insert(group, tx.clone());
+            tx.send(job)
+                .map_err(|_| QueueError("local queue closed".into()))?;
+        }
+        Ok(())
+    }
+
+    fn pending(&self) -> Option<usize> {
+        Some(self.pending.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    struct Recorder {
+        seen: StdMutex<Vec<(String, u32)>>,
+        fail_first: StdMutex<HashMap<String, u32>>,
+        dead: StdMutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl JobRunner for Recorder {
+        async fn run(&self, job: &Job, attempt: u32) -> Result<(), JobError> {
+            let Job::SyncConversation { thread_id, .. } = job else {
+                return Ok(());
+            };
+            self.seen.lock().unwrap().push((thread_id.clone(), attempt));
+            let mut f = self.fail_first.lock().unwrap();
+            let left = f.entry(thread_id.clone()).or_insert(0);
+            if *left > 0 {
+                *left -= 1;
+                return Err(JobError::retry("boom"));
+            }
+            Ok(())
+        }
+        async fn dead_letter(&self, job: &Job, _error: &str) {
+            self.dead.lock().unwrap().push(format!("{job:?}"));
+        }
+    }
+
+    fn sync(t: &str) -> Job {
+        Job::SyncConversation {
+            portal_id: "1".into(),
+            thread_id: t.into(),
+        }
+    }
+
+    async fn drain(q: &LocalQueue) {
+        for _ in 0..500 {
+            if q.pending() == Some(0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("queue did not drain");
+    }
+
+    #[tokio::test]
+    async fn retries_then_dead_letters_and_keeps_group_order() {
+        let q = LocalQueue::new(RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        });
+        let r = Arc::new(Recorder {
+            seen: StdMutex::new(vec![]),
+            fail_first: StdMutex::new(HashMap::from([("a".into(), 1), ("x".into(), 10)])),
+            dead: StdMutex::new(vec![]),
+        });
+        q.set_runner(r.clone());
+        q.enqueue(sync("a"), "1").await.unwrap();
+        q.enqueue(sync("x"), "2").await.unwrap();
+        drain(&q).await;
+        let seen = r.seen.lock().unwrap().clone();
+        assert_eq!(
+            seen.iter()
+                .filter(|(t, _)| t == "a")
+                .cloned()
+                .collect::<Vec<_>>(),
+            vec![("a".to_string(), 1), ("a".to_string(), 2)]
+        );
+        assert_eq!(seen.iter().filter(|(t, _)| t == "x").count(), 3);
+        assert_eq!(r.dead.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, None), Duration::from_millis(200));
+        assert_eq!(p.delay(2, None), Duration::from_millis(400));
+        assert_eq!(p.delay(30, None), Duration::from_secs(5));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(60))),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn job_json_round_trip_and_groups() {
+        let j = sync("42");
+        let s = serde_json::to_string(&j).unwrap();
+        assert!(s.contains("\"kind\":\"sync_conversation\""));
+        assert_eq!(serde_json::from_str::<Job>(&s).unwrap(), j);
+        assert_eq!(j.group(), "conv:1:42");
+        assert_eq!(sqs_dedup_id("x").len(), 64);
+    }
+}

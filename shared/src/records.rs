@@ -1,0 +1,711 @@
+//! Typed access patterns over the single table. The key design (documented in
+//! docs/store.md) lives here and only here, written once over the `Store` trait, so the
+//! DynamoDB and embedded stores hold the same items. Tokens are encrypted before they reach
+//! the store: a dump of the table shows no token.
+
+use std::sync::Arc;
+
+use crate::crypto::TokenCipher;
+use crate::domain::*;
+use crate::secret::Secret;
+use crate::store::{
+    is_expired, item, Attr, Cond, Item, Store, StoreError, Write, GSI1PK, PK, SK, TTL,
+};
+
+type R<T> = Result<T, StoreError>;
+
+/// Key builders: the whole key design in one place.
+pub mod keys {
+    pub fn install(portal: &str) -> (String, String) {
+        (format!("INSTALL#{portal}"), "INSTALL".into())
+    }
+    pub fn team(team: &str) -> (String, String) {
+        (format!("TEAM#{team}"), "TEAM".into())
+    }
+    pub fn portal_index(portal: &str) -> String {
+        format!("PORTAL#{portal}")
+    }
+    pub fn conv_pk(portal: &str, thread: &str) -> String {
+        format!("CONV#{portal}#{thread}")
+    }
+    pub const CONV_SK: &str = "CONV";
+    pub fn message_sk(message_id: &str) -> String {
+        format!("MSG#{message_id}")
+    }
+    pub fn slack_thread(team: &str, channel: &str, ts: &str) -> (String, String) {
+        (format!("SLACKTHREAD#{team}#{channel}#{ts}"), "CONV".into())
+    }
+    pub fn user(team: &str, slack_user: &str) -> (String, String) {
+        (format!("USER#{team}#{slack_user}"), "USER".into())
+    }
+    pub fn inbox_user(portal: &str, inbox_user: &str) -> (String, String) {
+        (format!("INBOXUSER#{portal}#{inbox_user}"), "USER".into())
+    }
+    pub fn availability(portal: &str, inbox_user: &str) -> (String, String) {
+        (format!("AVAIL#{portal}"), format!("USER#{inbox_user}"))
+    }
+    pub fn idempotency(scope: &str, key: &str) -> (String, String) {
+        (format!("IDEMP#{scope}#{key}"), "IDEMP".into())
+    }
+    pub fn oauth_state(nonce: &str) -> (String, String) {
+        (format!("STATE#{nonce}"), "STATE".into())
+    }
+    pub fn lease(name: &str) -> (String, String) {
+        (format!("LEASE#{name}"), "LEASE".into())
+    }
+    pub fn dead_letter(portal: &str, at: i64, id: &str) -> (String, String) {
+        (format!("DEAD#{portal}"), format!("{at:020}#{id}"))
+    }
+}
+
+fn s(v: impl Into<String>) -> Attr {
+    Attr::S(v.into())
+}
+
+fn malformed(it: &Item, reason: &str) -> StoreError {
+    let get = |k: &str| it.get(k).and_then(Attr::as_str).unwrap_or("?").to_string();
+    StoreError::Malformed {
+        pk: get(PK),
+        sk: get(SK),
+        reason: reason.to_string(),
+    }
+}
+
+fn get_s(it: &Item, k: &str) -> R<String> {
+    it.get(k)
+        .and_then(Attr::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| malformed(it, &format!("missing string {k}")))
+}
+
+fn opt_s(it: &Item, k: &str) -> Option<String> {
+    it.get(k).and_then(Attr::as_str).map(str::to_string)
+}
+
+fn get_n(it: &Item, k: &str) -> R<i64> {
+    it.get(k)
+        .and_then(Attr::as_i64)
+        .ok_or_else(|| malformed(it, &format!("missing number {k}")))
+}
+
+fn opt_n(it: &Item, k: &str) -> Option<i64> {
+    it.get(k).and_then(Attr::as_i64)
+}
+
+fn put_opt_s(it: &mut Item, k: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        it.insert(k.into(), s(v.clone()));
+    }
+}
+
+/// The typed layer over a `Store`.
+#[derive(Clone)]
+pub struct Records {
+    store: Arc<dyn Store>,
+    cipher: TokenCipher,
+}
+
+impl Records {
+    pub fn new(store: Arc<dyn Store>, cipher: TokenCipher) -> Self {
+        Records { store, cipher }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A live item (expired ones count as absent: DynamoDB sweeps TTL lazily).
+    async fn live(&self, (pk, sk): (String, String), now: i64) -> R<Option<Item>> {
+        Ok(self
+            .store
+            .get(&pk, &sk)
+            .await?
+            .filter(|it| !is_expired(it, now)))
+    }
+
+    async fn get_item(&self, (pk, sk): (String, String)) -> R<Option<Item>> {
+        self.store.get(&pk, &sk).await
+    }
+
+    fn enc(&self, v: &Secret, ctx: &str) -> R<Attr> {
+        self.cipher
+            .encrypt(v, ctx)
+            .map(Attr::S)
+            .map_err(|e| StoreError::Cipher(e.to_string()))
+    }
+
+    fn dec(&self, it: &Item, k: &str, ctx: &str) -> R<Option<Secret>> {
+        match opt_s(it, k) {
+            None => Ok(None),
+            Some(v) => self
+                .cipher
+                .decrypt(&v, ctx)
+                .map(Some)
+                .map_err(|e| StoreError::Cipher(format!("{k}: {e}"))),
+        }
+    }
+
+    // ---- installs ----
+
+    fn install_item(&self, i: &Install) -> R<Item> {
+        let (pk, sk) = keys::install(&i.portal_id);
+        let mut it = item(pk.clone(), sk);
+        it.insert(GSI1PK.into(), s(keys::portal_index(&i.portal_id)));
+        it.insert("portal_id".into(), s(i.portal_id.clone()));
+        it.insert("team_id".into(), s(i.team_id.clone()));
+        put_opt_s(&mut it, "channel_id", &i.channel_id);
+        it.insert("notifications_on".into(), Attr::Bool(i.notifications_on));
+        if let Some(t) = &i.bot_token {
+            it.insert("bot_token".into(), self.enc(t, &format!("{pk}/bot_token"))?);
+        }
+        put_opt_s(&mut it, "bot_user_id", &i.bot_user_id);
+        match &i.hubspot {
+            None => {}
+            Some(HubSpotAuth::PrivateApp { token }) => {
+                it.insert("hs_auth".into(), s("private_app"));
+                it.insert(
+                    "hs_access".into(),
+                    self.enc(token, &format!("{pk}/hs_access"))?,
+                );
+            }
+            Some(HubSpotAuth::OAuth {
+                access_token,
+                refresh_token,
+                expires_at,
+            }) => {
+                it.insert("hs_auth".into(), s("oauth"));
+                it.insert(
+                    "hs_access".into(),
+                    self.enc(access_token, &format!("{pk}/hs_access"))?,
+                );
+                it.insert(
+                    "hs_refresh".into(),
+                    self.enc(refresh_token, &format!("{pk}/hs_refresh"))?,
+                );
+                it.insert("hs_expires_at".into(), Attr::N(*expires_at));
+            }
+        }
+        it.insert("status".into(), s(i.status.as_str()));
+        if let InstallStatus::NeedsAttention { reason } = &i.status {
+            it.insert("status_reason".into(), s(reason.clone()));
+        }
+        it.insert(
+            "source".into(),
+            s(match i.source {
+                InstallSource::Settings => "settings",
+                InstallSource::OAuth => "oauth",
+            }),
+        );
+        put_opt_s(&mut it, "installer_user_id", &i.installer_user_id);
+        if let Some(t) = i.last_delivery_at {
+            it.insert("last_delivery_at".into(), Attr::N(t));
+        }
+        put_opt_s(&mut it, "last_error", &i.last_error);
+        it.insert("created_at".into(), Attr::N(i.created_at));
+        Ok(it)
+    }
+
+    fn install_from(&self, it: &Item) -> R<Install> {
+        let pk = get_s(it, PK)?;
+        let hubspot = match opt_s(it, "hs_auth").as_deref() {
+            Some("private_app") => self
+                .dec(it, "hs_access", &format!("{pk}/hs_access"))?
+                .map(|token| HubSpotAuth::PrivateApp { token }),
+            Some("oauth") => {
+                let access = self.dec(it, "hs_access", &format!("{pk}/hs_access"))?;
+                let refresh = self.dec(it, "hs_refresh", &format!("{pk}/hs_refresh"))?;
+                match (access, refresh) {
+                    (Some(access_token), Some(refresh_token)) => Some(HubSpotAuth::OAuth {
+                        access_token,
+                        refresh_token,
+                        expires_at: opt_n(it, "hs_expires_at").unwrap_or(0),
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let status = match opt_s(it, "status").as_deref() {
+            Some("needs_attention") => InstallStatus::NeedsAttention {
+                reason: opt_s(it, "status_reason").unwrap_or_default(),
+            },
+            Some("inactive") => InstallStatus::Inactive,
+            _ => InstallStatus::Active,
+        };
+        Ok(Install {
+            portal_id: get_s(it, "portal_id")?,
+            team_id: get_s(it, "team_id")?,
+            channel_id: opt_s(it, "channel_id"),
+            notifications_on: it
+                .get("notifications_on")
+                .and_then(Attr::as_bool)
+                .unwrap_or(true),
+            bot_token: self.dec(it, "bot_token", &format!("{pk}/bot_token"))?,
+            bot_user_id: opt_s(it, "bot_user_id"),
+            hubspot,
+            status,
+            source: match opt_s(it, "source").as_deref() {
+                Some("settings") => InstallSource::Settings,
+                _ => InstallSource::OAuth,
+            },
+            installer_user_id: opt_s(it, "installer_user_id"),
+            last_delivery_at: opt_n(it, "last_delivery_at"),
+            last_error: opt_s(it, "last_error"),
+            created_at: opt_n(it, "created_at").unwrap_or(0),
+        })
+    }
+
+    /// Writes the install and its team pointer together.
+    pub async fn put_install(&self, i: &Install) -> R<()> {
+        let (tpk, tsk) = keys::team(&i.team_id);
+        let mut pointer = item(tpk, tsk);
+        pointer.insert("portal_id".into(), s(i.portal_id.clone()));
+        pointer.insert(GSI1PK.into(), s(keys::portal_index(&i.portal_id)));
+        self.store
+            .transact(vec![
+                Write::Put {
+                    item: self.install_item(i)?,
+                    cond: Cond::None,
+                },
+                Write::Put {
+                    item: pointer,
+                    cond: Cond::None,
+                },
+            ])
+            .await
+    }
+
+    pub async fn get_install(&self, portal: &str) -> R<Option<Install>> {
+        match self.get_item(keys::install(portal)).await? {
+            Some(it) => self.install_from(&it).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn install_for_team(&self, team: &str) -> R<Option<Install>> {
+        let Some(p) = self.get_item(keys::team(team)).await? else {
+            return Ok(None);
+        };
+        let portal = get_s(&p, "portal_id")?;
+        self.get_install(&portal).await
+    }
+
+    /// Removes the install's tokens and marks it inactive (uninstall, token revocation).
+    pub async fn deactivate_install(&self, portal: &str) -> R<Option<Install>> {
+        let Some(mut i) = self.get_install(portal).await? else {
+            return Ok(None);
+        };
+        i.bot_token = None;
+        i.hubspot = None;
+        i.status = InstallStatus::Inactive;
+        self.put_install(&i).await?;
+        Ok(Some(i))
+    }
+
+    /// Deletes every item that belongs to the portal (disconnect): install, pointers,
+    /// thread and message mappings, users, availability, dead letters. Returns the count.
+    pub async fn delete_portal_data(&self, portal: &str) -> R<usize> {
+        let items = self
+            .store
+            .query_portal_index(&keys::portal_index(portal))
+            .await?;
+        let mut n = 0;
+        for it in &items {
+            let (pk, sk) = crate::store::key_of(it)?;
+            self.store.delete(&pk, &sk, Cond::None).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    // ---- thread mappings ----
+
+    fn thread_item(&self, t: &ThreadMap, version: i64) -> Item {
+        let mut it = item(keys::conv_pk(&t.portal_id, &t.thread_id), keys::CONV_SK);
+        it.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
+        it.insert("portal_id".into(), s(t.portal_id.clone()));
+        it.insert("thread_id".into(), s(t.thread_id.clone()));
+        it.insert("team_id".into(), s(t.team_id.clone()));
+        it.insert("channel_id".into(), s(t.channel_id.clone()));
+        it.insert("parent_ts".into(), s(t.parent_ts.clone()));
+        put_opt_s(&mut it, "first_message_id", &t.first_message_id);
+        it.insert("cursor_at".into(), Attr::N(t.cursor_at));
+        it.insert("cursor_id".into(), s(t.cursor_id.clone()));
+        it.insert("status".into(), s(t.status.clone()));
+        put_opt_s(&mut it, "assignee", &t.assignee);
+        it.insert("version".into(), Attr::N(version));
+        it
+    }
+
+    fn thread_from(it: &Item) -> R<ThreadMap> {
+        Ok(ThreadMap {
+            portal_id: get_s(it, "portal_id")?,
+            thread_id: get_s(it, "thread_id")?,
+            team_id: get_s(it, "team_id")?,
+            channel_id: get_s(it, "channel_id")?,
+            parent_ts: get_s(it, "parent_ts")?,
+            first_message_id: opt_s(it, "first_message_id"),
+            cursor_at: opt_n(it, "cursor_at").unwrap_or(0),
+            cursor_id: opt_s(it, "cursor_id").unwrap_or_default(),
+            status: opt_s(it, "status").unwrap_or_default(),
+            assignee: opt_s(it, "assignee"),
+            version: get_n(it, "version")?,
+        })
+    }
+
+    /// Creates the mapping (both directions) when none exists: first writer wins.
+    /// Returns false, writing nothing, when the conversation already has a thread.
+    pub async fn create_thread(&self, t: &ThreadMap) -> R<bool> {
+        let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
+        let mut reverse = item(rpk, rsk);
+        reverse.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
+        reverse.insert("portal_id".into(), s(t.portal_id.clone()));
+        reverse.insert("thread_id".into(), s(t.thread_id.clone()));
+        let res = self
+            .store
+            .transact(vec![
+                Write::Put {
+                    item: self.thread_item(t, 1),
+                    cond: Cond::NotExists,
+                },
+                Write::Put {
+                    item: reverse,
+                    cond: Cond::None,
+                },
+            ])
+            .await;
+        match res {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_thread(&self, portal: &str, thread: &str) -> R<Option<ThreadMap>> {
+        let it = self
+            .store
+            .get(&keys::conv_pk(portal, thread), keys::CONV_SK)
+            .await?;
+        it.as_ref().map(Self::thread_from).transpose()
+    }
+
+    /// The conversation whose notification is the Slack message `ts` in `channel`.
+    pub async fn thread_for_slack(
+        &self,
+        team: &str,
+        channel: &str,
+        ts: &str,
+    ) -> R<Option<ThreadMap>> {
+        let Some(p) = self.get_item(keys::slack_thread(team, channel, ts)).await? else {
+            return Ok(None);
+        };
+        self.get_thread(&get_s(&p, "portal_id")?, &get_s(&p, "thread_id")?)
+            .await
+    }
+
+    /// Saves `t` when the stored version is still `t.version` (optimistic concurrency).
+    /// Returns the saved mapping (version + 1), or None when another writer got there first.
+    pub async fn save_thread(&self, t: &ThreadMap) -> R<Option<ThreadMap>> {
+        let next = t.version + 1;
+        match self
+            .store
+            .put(
+                self.thread_item(t, next),
+                Cond::Equals("version".into(), Attr::N(t.version)),
+            )
+            .await
+        {
+            Ok(()) => Ok(Some(ThreadMap {
+                version: next,
+                ..t.clone()
+            })),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records that inbox message `message_id` is Slack message `slack_ts` in the thread.
+    /// `origin` says who wrote it first ("inbox" or "slack"); false when already recorded.
+    pub async fn record_message(
+        &self,
+        portal: &str,
+        thread: &str,
+        message_id: &str,
+        slack_ts: &str,
+        origin: &str,
+    ) -> R<bool> {
+        let mut it = item(keys::conv_pk(portal, thread), keys::message_sk(message_id));
+        it.insert(GSI1PK.into(), s(keys::portal_index(portal)));
+        it.insert("slack_ts".into(), s(slack_ts));
+        it.insert("origin".into(), s(origin));
+        match self.store.put(it, Cond::NotExists).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// (slack_ts, origin) of a mirrored message.
+    pub async fn message(
+        &self,
+        portal: &str,
+        thread: &str,
+        message_id: &str,
+    ) -> R<Option<(String, String)>> {
+        let it = self
+            .store
+            .get(
+                &keys::conv_pk(portal, thread),
+                &keys::message_sk(message_id),
+            )
+            .await?;
+        Ok(it.map(|it| {
+            (
+                opt_s(&it, "slack_ts").unwrap_or_default(),
+                opt_s(&it, "origin").unwrap_or_default(),
+            )
+        }))
+    }
+
+    /// Every mirrored message of the conversation: (message_id, slack_ts, origin).
+    pub async fn list_messages(
+        &self,
+        portal: &str,
+        thread: &str,
+    ) -> R<Vec<(String, String, String)>> {
+        let items = self
+            .store
+            .query(&keys::conv_pk(portal, thread), "MSG#")
+            .await?;
+        items
+            .iter()
+            .map(|it| {
+                let sk = get_s(it, SK)?;
+                Ok((
+                    sk.trim_start_matches("MSG#").to_string(),
+                    opt_s(it, "slack_ts").unwrap_or_default(),
+                    opt_s(it, "origin").unwrap_or_default(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Removes the conversation's mappings (thread, reverse pointer, messages).
+    pub async fn delete_thread(&self, portal: &str, thread: &str) -> R<()> {
+        let pk = keys::conv_pk(portal, thread);
+        if let Some(t) = self.get_thread(portal, thread).await? {
+            let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
+            self.store.delete(&rpk, &rsk, Cond::None).await?;
+        }
+        for it in self.store.query(&pk, "").await? {
+            let (ipk, isk) = crate::store::key_of(&it)?;
+            self.store.delete(&ipk, &isk, Cond::None).await?;
+        }
+        Ok(())
+    }
+
+    // ---- users ----
+
+    /// Maps a Slack user to an inbox user (both directions, together).
+    pub async fn put_user_map(&self, m: &UserMap) -> R<()> {
+        let fill = |mut it: Item| {
+            it.insert(GSI1PK.into(), s(keys::portal_index(&m.portal_id)));
+            it.insert("team_id".into(), s(m.team_id.clone()));
+            it.insert("slack_user_id".into(), s(m.slack_user_id.clone()));
+            it.insert("portal_id".into(), s(m.portal_id.clone()));
+            it.insert("inbox_user_id".into(), s(m.inbox_user_id.clone()));
+            it.insert("email".into(), s(m.email.clone()));
+            it.insert("mapped_at".into(), Attr::N(m.mapped_at));
+            it
+        };
+        let (a, b) = keys::user(&m.team_id, &m.slack_user_id);
+        let (c, d) = keys::inbox_user(&m.portal_id, &m.inbox_user_id);
+        self.store
+            .transact(vec![
+                Write::Put {
+                    item: fill(item(a, b)),
+                    cond: Cond::None,
+                },
+                Write::Put {
+                    item: fill(item(c, d)),
+                    cond: Cond::None,
+                },
+            ])
+            .await
+    }
+
+    fn user_from(it: &Item) -> R<UserMap> {
+        Ok(UserMap {
+            team_id: get_s(it, "team_id")?,
+            slack_user_id: get_s(it, "slack_user_id")?,
+            portal_id: get_s(it, "portal_id")?,
+            inbox_user_id: get_s(it, "inbox_user_id")?,
+            email: get_s(it, "email")?,
+            mapped_at: opt_n(it, "mapped_at").unwrap_or(0),
+        })
+    }
+
+    pub async fn user_for_slack(&self, team: &str, slack_user: &str) -> R<Option<UserMap>> {
+        let it = self.get_item(keys::user(team, slack_user)).await?;
+        it.as_ref().map(Self::user_from).transpose()
+    }
+
+    pub async fn user_for_inbox(&self, portal: &str, inbox_user: &str) -> R<Option<UserMap>> {
+        let it = self.get_item(keys::inbox_user(portal, inbox_user)).await?;
+        it.as_ref().map(Self::user_from).transpose()
+    }
+
+    // ---- availability ----
+
+    pub async fn put_availability(&self, a: &Availability) -> R<()> {
+        let (pk, sk) = keys::availability(&a.portal_id, &a.inbox_user_id);
+        let mut it = item(pk, sk);
+        it.insert(GSI1PK.into(), s(keys::portal_index(&a.portal_id)));
+        it.insert("portal_id".into(), s(a.portal_id.clone()));
+        it.insert("inbox_user_id".into(), s(a.inbox_user_id.clone()));
+        it.insert("available".into(), Attr::Bool(a.available));
+        it.insert("updated_at".into(), Attr::N(a.updated_at));
+        put_opt_s(&mut it, "slack_user_id", &a.slack_user_id);
+        self.store.put(it, Cond::None).await
+    }
+
+    pub async fn list_availability(&self, portal: &str) -> R<Vec<Availability>> {
+        let (pk, _) = keys::availability(portal, "");
+        self.store
+            .query(&pk, "USER#")
+            .await?
+            .iter()
+            .map(|it| {
+                Ok(Availability {
+                    portal_id: get_s(it, "portal_id")?,
+                    inbox_user_id: get_s(it, "inbox_user_id")?,
+                    available: it
+                        .get("available")
+                        .and_then(Attr::as_bool)
+                        .ok_or_else(|| malformed(it, "missing available"))?,
+                    updated_at: opt_n(it, "updated_at").unwrap_or(0),
+                    slack_user_id: opt_s(it, "slack_user_id"),
+                })
+            })
+            .collect()
+    }
+
+    // ---- idempotency ----
+
+    /// True the first time `key` is seen in `scope` within `ttl_secs`; false afterwards.
+    /// One conditional write, so two concurrent deliveries cannot both see "first".
+    pub async fn first_time(&self, scope: &str, key: &str, ttl_secs: i64, now: i64) -> R<bool> {
+        let (pk, sk) = keys::idempotency(scope, key);
+        let mut it = item(pk, sk);
+        it.insert(TTL.into(), Attr::N(now + ttl_secs));
+        match self.store.put(it, Cond::NotExistsOrExpired { now }).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets `key`, so a redelivery is processed again (after a failure we want retried).
+    pub async fn forget(&self, scope: &str, key: &str) -> R<()> {
+        let (pk, sk) = keys::idempotency(scope, key);
+        self.store.delete(&pk, &sk, Cond::None).await.map(|_| ())
+    }
+
+    // ---- OAuth state ----
+
+    pub async fn put_oauth_state(&self, st: &OAuthState) -> R<()> {
+        let (pk, sk) = keys::oauth_state(&st.nonce);
+        let mut it = item(pk, sk);
+        it.insert(TTL.into(), Attr::N(st.expires_at));
+        put_opt_s(&mut it, "portal_id", &st.portal_id);
+        it.insert("provider".into(), s(st.provider.clone()));
+        self.store.put(it, Cond::NotExists).await
+    }
+
+    /// Consumes the state: a conditional delete, so it can be used once even under races.
+    /// None when unknown, already used, or expired.
+    pub async fn take_oauth_state(&self, nonce: &str, now: i64) -> R<Option<OAuthState>> {
+        let (pk, sk) = keys::oauth_state(nonce);
+        let old = match self.store.delete(&pk, &sk, Cond::Exists).await {
+            Ok(old) => old,
+            Err(StoreError::ConditionFailed) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(it) = old.filter(|it| !is_expired(it, now)) else {
+            return Ok(None);
+        };
+        Ok(Some(OAuthState {
+            nonce: nonce.to_string(),
+            portal_id: opt_s(&it, "portal_id"),
+            provider: get_s(&it, "provider")?,
+            expires_at: get_n(&it, TTL)?,
+        }))
+    }
+
+    // ---- leases ----
+
+    /// Takes the named lease for `ttl_secs` when nobody holds a live one.
+    pub async fn acquire_lease(&self, name: &str, owner: &str, ttl_secs: i64, now: i64) -> R<bool> {
+        let (pk, sk) = keys::lease(name);
+        let mut it = item(pk, sk);
+        it.insert("owner".into(), s(owner));
+        it.insert(TTL.into(), Attr::N(now + ttl_secs));
+        match self.store.put(it, Cond::NotExistsOrExpired { now }).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Releases the lease if `owner` still holds it.
+    pub async fn release_lease(&self, name: &str, owner: &str) -> R<()> {
+        let (pk, sk) = keys::lease(name);
+        match self
+            .store
+            .delete(&pk, &sk, Cond::Equals("owner".into(), s(owner)))
+            .await
+        {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ---- dead letters ----
+
+    pub async fn put_dead_letter(&self, d: &DeadLetter) -> R<()> {
+        let (pk, sk) = keys::dead_letter(&d.portal_id, d.at, &d.id);
+        let mut it = item(pk, sk);
+        it.insert(GSI1PK.into(), s(keys::portal_index(&d.portal_id)));
+        it.insert("portal_id".into(), s(d.portal_id.clone()));
+        it.insert("id".into(), s(d.id.clone()));
+        put_opt_s(&mut it, "conversation_id", &d.conversation_id);
+        it.insert("job".into(), s(d.job.clone()));
+        it.insert("error".into(), s(d.error.clone()));
+        it.insert("at".into(), Attr::N(d.at));
+        self.store.put(it, Cond::None).await
+    }
+
+    pub async fn list_dead_letters(&self, portal: &str) -> R<Vec<DeadLetter>> {
+        let (pk, _) = keys::dead_letter(portal, 0, "");
+        self.store
+            .query(&pk, "")
+            .await?
+            .iter()
+            .map(|it| {
+                Ok(DeadLetter {
+                    portal_id: get_s(it, "portal_id")?,
+                    id: get_s(it, "id")?,
+                    conversation_id: opt_s(it, "conversation_id"),
+                    job: get_s(it, "job")?,
+                    error: get_s(it, "error")?,
+                    at: get_n(it, "at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// For tests and the benchmark: whether a live item exists at a key.
+    pub async fn exists(&self, pk: &str, sk: &str, now: i64) -> R<bool> {
+        Ok(self.live((pk.into(), sk.into()), now).await?.is_some())
+    }
+}

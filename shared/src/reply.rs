@@ -1,0 +1,329 @@
+//! Slack to inbox: an agent's thread reply is sent to the conversation as that agent; Claim
+//! links a Slack user to an inbox user when the emails match.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::domain::{Install, InstallStatus, UserMap};
+use crate::hubspot::{DeliveryIdentifier, OutgoingMessage, Participant};
+use crate::notify::{hubspot_failure, hubspot_token, inbox_link, parse_claim_value, slack_failure};
+use crate::queue::JobError;
+use crate::secret::Secret;
+use crate::slack_text;
+
+fn store_err(e: crate::store::StoreError) -> JobError {
+    JobError::retry(e.to_string())
+}
+
+/// The inbox user behind a Slack user: the stored mapping, else a match of the Slack profile
+/// email with an inbox owner's email (then stored). None when there is no such user.
+pub async fn inbox_user_for(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    hs_token: &Secret,
+    slack_user: &str,
+) -> Result<Option<UserMap>, JobError> {
+    if let Some(m) = app
+        .records
+        .user_for_slack(&install.team_id, slack_user)
+        .await
+        .map_err(store_err)?
+    {
+        if m.portal_id == install.portal_id {
+            return Ok(Some(m));
+        }
+    }
+    let profile = match app.slack.user_info(bot, slack_user).await {
+        Ok(p) => p,
+        Err(e) => return Err(slack_failure(app, install, e).await),
+    };
+    let Some(email) = profile.email.filter(|e| e.contains('@')) else {
+        return Ok(None);
+    };
+    let Some(owner) = app
+        .hubspot
+        .owner_by_email(hs_token, &email)
+        .await
+        .map_err(hubspot_failure)?
+    else {
+        return Ok(None);
+    };
+    let (Some(user_id), Some(owner_email)) = (owner.user_id.clone(), owner.email.clone()) else {
+        return Ok(None);
+    };
+    if !owner_email.eq_ignore_ascii_case(&email) {
+        return Ok(None);
+    }
+    let m = UserMap {
+        team_id: install.team_id.clone(),
+        slack_user_id: slack_user.to_string(),
+        portal_id: install.portal_id.clone(),
+        inbox_user_id: user_id,
+        email: owner_email,
+        mapped_at: app.clock.now_secs(),
+    };
+    app.records.put_user_map(&m).await.map_err(store_err)?;
+    tracing::info!(portal = %install.portal_id, team = %install.team_id, slack_user, inbox_user = %m.inbox_user_id, "agent matched by email");
+    Ok(Some(m))
+}
+
+async fn ephemeral(
+    app: &App,
+    install: &Install,
+    channel: &str,
+    user: &str,
+    thread_ts: Option<&str>,
+    text: &str,
+) {
+    let Some(bot) = &install.bot_token else {
+        return;
+    };
+    if let Err(e) = app
+        .slack
+        .post_ephemeral(bot, channel, user, thread_ts, text, None)
+        .await
+    {
+        tracing::warn!(portal = %install.portal_id, team = %install.team_id, error = %e, "could not tell the agent privately");
+    }
+}
+
+/// The live install for a Slack team with both tokens, or None (logged).
+pub async fn live_install(
+    app: &App,
+    team: &str,
+) -> Result<Option<(Install, Secret, Secret)>, JobError> {
+    let Some(install) = app
+        .records
+        .install_for_team(team)
+        .await
+        .map_err(store_err)?
+    else {
+        tracing::info!(team, "no install for this Slack team");
+        return Ok(None);
+    };
+    if install.status == InstallStatus::Inactive {
+        tracing::info!(team, portal = %install.portal_id, "install is inactive");
+        return Ok(None);
+    }
+    match (install.bot_token.clone(), hubspot_token(&install).cloned()) {
+        (Some(b), Some(h)) => Ok(Some((install, b, h))),
+        _ => Ok(None),
+    }
+}
+
+/// Delivers an agent's thread reply to the inbox conversation, as that agent.
+#[allow(clippy::too_many_arguments)]
+pub async fn deliver_reply(
+    app: &App,
+    portal: &str,
+    thread_id: &str,
+    team: &str,
+    channel: &str,
+    thread_ts: &str,
+    ts: &str,
+    user: &str,
+    text: &str,
+) -> Result<(), JobError> {
+    let Some((install, bot, hs)) = live_install(app, team).await? else {
+        return Ok(());
+    };
+    if install.portal_id != portal {
+        tracing::warn!(
+            team,
+            portal,
+            "reply for a portal this team is not connected to; ignored"
+        );
+        return Ok(());
+    }
+    // A retried job must not send twice: the message record is written after a send.
+    if app
+        .records
+        .list_messages(portal, thread_id)
+        .await
+        .map_err(store_err)?
+        .iter()
+        .any(|(_, sts, origin)| sts == ts && origin == "slack")
+    {
+        tracing::info!(
+            portal,
+            conversation = thread_id,
+            ts,
+            "reply already delivered"
+        );
+        return Ok(());
+    }
+    let link = inbox_link(app, portal, thread_id);
+    let Some(agent) = inbox_user_for(app, &install, &bot, &hs, user).await? else {
+        tracing::info!(
+            portal,
+            conversation = thread_id,
+            slack_user = user,
+            "reply not sent: agent has no inbox user"
+        );
+        ephemeral(app, &install, channel, user, Some(thread_ts), &format!(
+            "Your reply was not sent: your Slack account is not linked to a HubSpot user, and nothing is sent in someone else's name. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login. You can also <{link}|reply in the inbox>."
+        )).await;
+        return Ok(());
+    };
+    // Resolve mentions to names so the visitor reads "@Ann", not "<@U123>".
+    let mut names = std::collections::HashMap::new();
+    for id in slack_text::user_ids_mentioned(text) {
+        if let Ok(u) = app.slack.user_info(&bot, &id).await {
+            names.insert(id, u.display_name);
+        }
+    }
+    let plain = slack_text::to_plain(text, &|id| names.get(id).cloned());
+    if plain.trim().is_empty() {
+        return Ok(());
+    }
+    let messages = app
+        .hubspot
+        .list_messages(&hs, thread_id)
+        .await
+        .map_err(hubspot_failure)?;
+    // Reply on the conversation's own channel, to the visitor of its latest incoming message.
+    let Some(last_in) = messages
+        .iter()
+        .rev()
+        .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"))
+    else {
+        return Err(JobError::Fatal(
+            "the conversation has no visitor message to reply to".into(),
+        ));
+    };
+    let recipients: Vec<Participant> = last_in
+        .senders
+        .iter()
+        .filter(|s| s.actor_id.is_some())
+        .map(|s| Participant {
+            actor_id: s.actor_id.clone(),
+            name: None,
+            delivery_identifier: None,
+            delivery_identifiers: s
+                .delivery_identifier
+                .clone()
+                .into_iter()
+                .chain(s.delivery_identifiers.clone())
+                .collect::<Vec<DeliveryIdentifier>>(),
+        })
+        .collect();
+    let msg = OutgoingMessage {
+        type_: "MESSAGE".into(),
+        text: plain.clone(),
+        rich_text: None,
+        sender_actor_id: format!("A-{}", agent.inbox_user_id),
+        channel_id: last_in.channel_id.clone().unwrap_or_default(),
+        channel_account_id: last_in.channel_account_id.clone().unwrap_or_default(),
+        recipients,
+        attachments: vec![],
+    };
+    let sent = app
+        .hubspot
+        .send_message(&hs, thread_id, &msg)
+        .await
+        .map_err(hubspot_failure)?;
+    app.records
+        .record_message(portal, thread_id, &sent.id, ts, "slack")
+        .await
+        .map_err(store_err)?;
+    tracing::info!(portal, conversation = thread_id, team, message = %sent.id, sender = %msg.sender_actor_id, "reply delivered to the inbox");
+    Ok(())
+}
+
+/// Told to the agent when a reply could not be delivered in the end.
+pub async fn reply_failed(
+    app: &App,
+    portal: &str,
+    thread_id: &str,
+    team: &str,
+    channel: &str,
+    thread_ts: &str,
+    user: &str,
+    error: &str,
+) {
+    let Ok(Some(install)) = app.records.install_for_team(team).await else {
+        return;
+    };
+    let link = inbox_link(app, portal, thread_id);
+    tracing::error!(
+        portal,
+        conversation = thread_id,
+        team,
+        error,
+        "reply could not be delivered to the inbox"
+    );
+    ephemeral(app, &install, channel, user, Some(thread_ts), &format!(
+        ":warning: Your reply could not be delivered to the visitor (the inbox did not accept it). It is kept, but not sent: <{link}|reply in the inbox> instead."
+    )).await;
+}
+
+/// A Claim click: map the clicker to the inbox user named on the button, only if the
+/// clicker's Slack email is that user's email.
+pub async fn claim(
+    app: &App,
+    team: &str,
+    user: &str,
+    value: &str,
+    response_url: &str,
+) -> Result<(), JobError> {
+    let respond = |text: String| async move {
+        if response_url.is_empty() {
+            return;
+        }
+        let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+        if let Err(e) = app.slack.respond(response_url, &body).await {
+            tracing::warn!(team, error = %e, "could not answer the click");
+        }
+    };
+    let Some((portal, thread_id, inbox_user, email)) = parse_claim_value(value) else {
+        respond("That button is not valid any more.".into()).await;
+        return Ok(());
+    };
+    let Some((install, bot, hs)) = live_install(app, team).await? else {
+        return Ok(());
+    };
+    if install.portal_id != portal {
+        respond(
+            "That conversation belongs to a HubSpot account this workspace is not connected to."
+                .into(),
+        )
+        .await;
+        return Ok(());
+    }
+    let profile = match app.slack.user_info(&bot, user).await {
+        Ok(p) => p,
+        Err(e) => return Err(slack_failure(app, &install, e).await),
+    };
+    // The inbox's own record decides, not only the button's text.
+    let owner = app
+        .hubspot
+        .owner_by_user_id(&hs, &inbox_user)
+        .await
+        .map_err(hubspot_failure)?;
+    let owner_email = owner.as_ref().and_then(|o| o.email.clone());
+    let matches = match (&profile.email, &owner_email) {
+        (Some(mine), Some(theirs)) => {
+            mine.eq_ignore_ascii_case(theirs) && theirs.eq_ignore_ascii_case(&email)
+        }
+        _ => false,
+    };
+    if !matches {
+        tracing::warn!(portal = %portal, team, slack_user = user, inbox_user = %inbox_user, "claim refused: emails differ");
+        respond(format!("You can't claim {email}: your Slack email is not that address. Only {email} can claim it.")).await;
+        return Ok(());
+    }
+    let m = UserMap {
+        team_id: team.to_string(),
+        slack_user_id: user.to_string(),
+        portal_id: portal.clone(),
+        inbox_user_id: inbox_user.clone(),
+        email: email.clone(),
+        mapped_at: app.clock.now_secs(),
+    };
+    app.records.put_user_map(&m).await.map_err(store_err)?;
+    tracing::info!(portal = %portal, team, slack_user = user, inbox_user = %inbox_user, "claimed");
+    respond(format!("Done: you are linked to the HubSpot user {email}. Your replies in conversation threads are now sent as you.")).await;
+    // Refresh the card: the Claim button goes, the assignee shows as the Slack user.
+    crate::notify::sync_conversation(app, &portal, &thread_id).await
+}

@@ -1,0 +1,283 @@
+//! Turning inbound events into jobs, and running jobs (the delivery worker Lambda, and the
+//! local runner's in-process queue).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+
+use crate::app::App;
+use crate::domain::DeadLetter;
+use crate::inbound::SlackEvent;
+use crate::queue::{Job, JobError, JobRunner};
+use crate::store::StoreError;
+
+/// Decides what a Slack event asks for, reading only the store (the edge must stay fast).
+/// None means acknowledged and ignored (logged with the reason).
+pub async fn job_for_slack_event(
+    app: &App,
+    team: &str,
+    event: SlackEvent,
+) -> Result<Option<Job>, StoreError> {
+    let ignore = |reason: &str| {
+        tracing::info!(team, reason, "slack event ignored");
+        Ok(None)
+    };
+    match event {
+        SlackEvent::Message(m) => {
+            let Some(install) = app.records.install_for_team(team).await? else {
+                return ignore("no install for this team");
+            };
+            if let Some(reason) = m.skip_reason(install.bot_user_id.as_deref()) {
+                return ignore(reason);
+            }
+            let Some(thread_ts) = m.thread_ts.clone() else {
+                return ignore("not in a thread");
+            };
+            let Some(map) = app
+                .records
+                .thread_for_slack(team, &m.channel, &thread_ts)
+                .await?
+            else {
+                return ignore("thread is not a conversation notification");
+            };
+            if map.portal_id != install.portal_id {
+                return ignore("thread belongs to another portal");
+            }
+            Ok(Some(Job::SlackReply {
+                portal_id: map.portal_id,
+                thread_id: map.thread_id,
+                team_id: team.to_string(),
+                channel_id: m.channel,
+                thread_ts,
+                ts: m.ts,
+                user_id: m.user.unwrap_or_default(),
+                text: m.text,
+            }))
+        }
+        SlackEvent::AppUninstalled => Ok(Some(Job::Deactivate {
+            team_id: team.to_string(),
+            reason: "app_uninstalled".into(),
+        })),
+        SlackEvent::TokensRevoked { bot_user_ids } => {
+            let Some(install) = app.records.install_for_team(team).await? else {
+                return ignore("no install for this team");
+            };
+            // Only the bot token matters to us; revoked user tokens do not.
+            let ours = install
+                .bot_user_id
+                .as_ref()
+                .is_none_or(|b| bot_user_ids.contains(b));
+            if bot_user_ids.is_empty() || !ours {
+                return ignore("no bot token of ours revoked");
+            }
+            Ok(Some(Job::Deactivate {
+                team_id: team.to_string(),
+                reason: "tokens_revoked".into(),
+            }))
+        }
+        SlackEvent::AppHomeOpened { .. } => ignore("app home not built yet"),
+        SlackEvent::MemberJoinedChannel { user, channel } => {
+            let Some(install) = app.records.install_for_team(team).await? else {
+                return ignore("no install for this team");
+            };
+            if install.bot_user_id.as_deref() != Some(user.as_str())
+                || install.channel_id.as_deref() != Some(channel.as_str())
+            {
+                return ignore("someone else joined a channel");
+            }
+            if let crate::domain::InstallStatus::NeedsAttention { .. } = install.status {
+                let mut i = install.clone();
+                i.status = crate::domain::InstallStatus::Active;
+                i.last_error = None;
+                app.records.put_install(&i).await?;
+                tracing::info!(team, portal = %i.portal_id, channel = %channel, "app invited to the channel; notifications resume");
+            }
+            Ok(None)
+        }
+        SlackEvent::Other { kind } => ignore(&format!("event type {kind} is not handled")),
+    }
+}
+
+/// Runs jobs against the app.
+pub struct AppRunner(pub Arc<App>);
+
+#[async_trait]
+impl JobRunner for AppRunner {
+    async fn run(&self, job: &Job, attempt: u32) -> Result<(), JobError> {
+        run_job(&self.0, job, attempt).await
+    }
+
+    async fn dead_letter(&self, job: &Job, error: &str) {
+        dead_letter(&self.0, job, error).await
+    }
+}
+
+pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError> {
+    match job {
+        Job::SyncConversation {
+            portal_id,
+            thread_id,
+        } => crate::notify::sync_conversation(app, portal_id, thread_id).await,
+        Job::DeleteConversation {
+            portal_id,
+            thread_id,
+            privacy,
+        } => crate::notify::delete_conversation(app, portal_id, thread_id, *privacy).await,
+        Job::SlackReply {
+            portal_id,
+            thread_id,
+            team_id,
+            channel_id,
+            thread_ts,
+            ts,
+            user_id,
+            text,
+        } => {
+            crate::reply::deliver_reply(
+                app, portal_id, thread_id, team_id, channel_id, thread_ts, ts, user_id, text,
+            )
+            .await
+        }
+        Job::Interaction {
+            team_id,
+            user_id,
+            action_id,
+            value,
+            response_url,
+            ..
+        } => {
+            if action_id == crate::notify::ACTION_CLAIM {
+                crate::reply::claim(app, team_id, user_id, value, response_url).await
+            } else {
+                Ok(())
+            }
+        }
+        Job::SlashCommand {
+            team_id,
+            user_id,
+            command,
+            text,
+            response_url,
+        } => {
+            crate::availability::run(app, team_id, user_id, command, text, response_url, attempt)
+                .await
+        }
+        Job::PublishHome { .. } => Ok(()),
+        Job::Deactivate { team_id, reason } => {
+            let Some(install) = app
+                .records
+                .install_for_team(team_id)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?
+            else {
+                return Ok(());
+            };
+            app.records
+                .deactivate_install(&install.portal_id)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            tracing::warn!(team = %team_id, portal = %install.portal_id, reason = %reason, "install deactivated; tokens removed");
+            Ok(())
+        }
+    }
+}
+
+/// A job that failed for good: kept in the table with its conversation, logged, and the
+/// agent told when it was their reply.
+pub async fn dead_letter(app: &App, job: &Job, error: &str) {
+    let portal = match job {
+        Job::SyncConversation { portal_id, .. }
+        | Job::DeleteConversation { portal_id, .. }
+        | Job::SlackReply { portal_id, .. } => portal_id.clone(),
+        Job::SlashCommand { team_id, .. }
+        | Job::Interaction { team_id, .. }
+        | Job::PublishHome { team_id, .. }
+        | Job::Deactivate { team_id, .. } => app
+            .records
+            .install_for_team(team_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.portal_id)
+            .unwrap_or_else(|| format!("team:{team_id}")),
+    };
+    let now = app.clock.now_ms();
+    let d = DeadLetter {
+        portal_id: portal.clone(),
+        id: format!("{now:x}"),
+        conversation_id: job.conversation_id(),
+        job: serde_json::to_string(job).unwrap_or_default(),
+        error: error.to_string(),
+        at: now,
+    };
+    tracing::error!(portal = %portal, conversation = d.conversation_id.as_deref().unwrap_or(""), job = job.kind(), error, "delivery failed for good; kept as a dead letter");
+    if let Err(e) = app.records.put_dead_letter(&d).await {
+        tracing::error!(portal = %portal, error = %e, job = %d.job, "dead letter could not be stored; logged here instead");
+    }
+    if let Job::SlackReply {
+        portal_id,
+        thread_id,
+        team_id,
+        channel_id,
+        thread_ts,
+        user_id,
+        ..
+    } = job
+    {
+        crate::reply::reply_failed(
+            app, portal_id, thread_id, team_id, channel_id, thread_ts, user_id, error,
+        )
+        .await;
+    }
+    if let Ok(Some(mut install)) = app.records.get_install(&portal).await {
+        install.last_error = Some(format!("{}: {error}", job.kind()));
+        let _ = app.records.put_install(&install).await;
+    }
+}
+
+/// Receive count at which the worker gives up (the queue's redrive policy moves the message
+/// to the dead-letter queue at the same count; template.yaml maxReceiveCount).
+pub const MAX_RECEIVES: u32 = 5;
+
+/// The delivery worker: runs each SQS record's job; failures are reported per item so SQS
+/// retries only those (and, FIFO, holds back the rest of their group).
+pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let receives: u32 = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let job: Job = match record.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(j)) => j,
+            _ => {
+                // Not ours or corrupt: keep it (DLQ) rather than drop it.
+                tracing::error!(message_id = %id, "queue message is not a job; left for the dead-letter queue");
+                failures.push(failure(&id));
+                continue;
+            }
+        };
+        match run_job(app, &job, receives).await {
+            Ok(()) => {}
+            Err(JobError::Retry { reason, .. }) if receives < MAX_RECEIVES => {
+                tracing::warn!(job = job.kind(), conversation = job.conversation_id().as_deref().unwrap_or(""), attempt = receives, reason = %reason, "job failed, will be retried");
+                failures.push(failure(&id));
+            }
+            Err(e) => {
+                dead_letter(app, &job, &e.to_string()).await;
+            }
+        }
+    }
+    let mut resp = SqsBatchResponse::default();
+    resp.batch_item_failures = failures;
+    resp
+}
+
+fn failure(id: &str) -> BatchItemFailure {
+    let mut f = BatchItemFailure::default();
+    f.item_identifier = id.to_string();
+    f
+}
