@@ -11,6 +11,21 @@ PIDFILE=target/moto.pid
 LOG=target/moto.log
 ENDPOINT="http://127.0.0.1:${PORT}"
 
+# moto checks a write's condition and applies it without a lock, so two concurrent conditional
+# puts on one key can both succeed (seen in the store race test); DynamoDB is atomic per item.
+# This runs moto_server's own main with every request serialized (moto has no option for it).
+SERVER_PY='
+import sys, threading
+from moto import server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication as App
+lock, call = threading.Lock(), App.__call__
+def serialized(self, environ, start_response):
+    with lock:
+        return call(self, environ, start_response)
+App.__call__ = serialized
+server.main(sys.argv[1:])
+'
+
 running() {
   [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
 }
@@ -26,7 +41,7 @@ start() {
   fi
   mkdir -p target
   if ! running; then
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+    "$VENV/bin/python" -c "$SERVER_PY" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
   fi
   for _ in $(seq 1 300); do

@@ -270,6 +270,11 @@ impl LocalQueue {
         }
     }
 
+    /// Jobs queued or running now.
+    pub fn pending_now(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+
     /// Sets who runs the jobs (the app, built after the queue). Jobs queued before this wait.
     pub fn set_runner(&self, runner: Arc<dyn JobRunner>) {
         let _ = self.runner.set(runner);

@@ -1,0 +1,478 @@
+//! Inbox to Slack, end to end: signed webhooks into the local runner, the store, and the
+//! exact calls wiremock Slack and HubSpot receive.
+
+use integration_tests::harness::*;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+const T: &str = "3624100517";
+
+async fn env() -> Env {
+    let e = start(Opts::default()).await;
+    slack_ok(&e.slack).await;
+    hubspot_people(&e.hubspot).await;
+    e
+}
+
+fn creation() -> Value {
+    json!([event("conversation.creation", T, json!({}))])
+}
+
+fn new_message(id: &str) -> Value {
+    json!([event(
+        "conversation.newMessage",
+        T,
+        json!({"messageId": id, "messageType": "MESSAGE", "changeFlag": "NEW_MESSAGE"})
+    )])
+}
+
+fn posts_in_thread(posts: &[Value], parent: &str) -> Vec<String> {
+    posts
+        .iter()
+        .filter(|p| p["thread_ts"].as_str() == Some(parent))
+        .map(|p| p["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn new_chat_posts_one_notification_with_the_details_and_buttons() {
+    let e = env().await;
+    let th = thread_json(T, "1000", "OPEN", Some("A-2620022"));
+    e.inbox.set(
+        &th,
+        &[message_json(
+            "m1",
+            1,
+            "INCOMING",
+            "Hello, I need help with <!channel> my order & stuff",
+        )],
+    );
+    let r = e.post_webhook(&creation()).await;
+    assert_eq!(r.status().as_u16(), 200);
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let p = &posts[0];
+    assert_eq!(p["channel"], CHANNEL);
+    assert!(p.get("thread_ts").is_none() || p["thread_ts"].is_null());
+    let blocks = p["blocks"].to_string();
+    assert!(
+        blocks.contains("Hello, I need help with &lt;!channel&gt; my order &amp; stuff"),
+        "{blocks}"
+    );
+    assert!(!blocks.contains("<!channel>"));
+    assert!(blocks.contains("Open"));
+    assert!(blocks.contains("Ann Agent"));
+    assert!(blocks.contains("Claim ann@example.com"));
+    assert!(blocks
+        .contains("\"url\":\"https://app.hubspot.com/live-messages/22761544/inbox/3624100517\""));
+    assert!(p["text"].as_str().unwrap().contains("New live chat"));
+    // The HubSpot token went to HubSpot, the bot token to Slack.
+    let hs = e.hubspot.received_requests().await.unwrap();
+    assert!(hs
+        .iter()
+        .all(|r| r.headers["authorization"] == format!("Bearer {HS_TOKEN}")));
+    let sl = e.slack.received_requests().await.unwrap();
+    assert!(sl
+        .iter()
+        .all(|r| r.headers["authorization"] == format!("Bearer {BOT_TOKEN}")));
+}
+
+#[tokio::test]
+async fn later_messages_follow_in_the_thread_in_order_and_once() {
+    let e = env().await;
+    let th = thread_json(T, "1000", "OPEN", None);
+    let mut msgs = vec![message_json("m1", 1, "INCOMING", "first")];
+    e.inbox.set(&th, &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let parent = e.slack_calls("chat.postMessage").await[0].clone();
+    assert!(parent["blocks"].to_string().contains("Unassigned"));
+    // Three more messages, one from an agent in the inbox; webhooks arrive out of order and twice.
+    msgs.push(message_json("m2", 2, "INCOMING", "second"));
+    msgs.push(message_json("m3", 3, "OUTGOING", "agent answer"));
+    msgs.push(message_json("m4", 4, "INCOMING", "fourth"));
+    e.inbox.set(&th, &msgs);
+    for id in ["m4", "m2", "m3", "m2", "m4"] {
+        assert_eq!(
+            e.post_webhook(&new_message(id)).await.status().as_u16(),
+            200
+        );
+    }
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    let parent_ts = "1700000001.000001";
+    let thread = posts_in_thread(&posts, parent_ts);
+    assert_eq!(thread.len(), 3, "{thread:?}");
+    assert!(thread[0].contains("second"));
+    assert!(thread[1].contains("agent answer") && thread[1].contains("sent from the inbox"));
+    assert!(thread[2].contains("fourth"));
+    assert!(thread[0].starts_with("*Vera Visitor*"));
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_create_one_thread() {
+    let e = env().await;
+    let th = thread_json(T, "1000", "OPEN", None);
+    e.inbox.set(
+        &th,
+        &[
+            message_json("m1", 1, "INCOMING", "hi"),
+            message_json("m2", 2, "INCOMING", "again"),
+        ],
+    );
+    let mut handles = vec![];
+    for i in 0..8 {
+        let body = if i % 2 == 0 {
+            creation()
+        } else {
+            new_message("m2")
+        };
+        let http = e.http.clone();
+        let url = e.url("/hubspot/webhook");
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let text = body.to_string();
+        let sig = shared::verify::sign_hubspot_v3(
+            HUBSPOT_SECRET.as_bytes(),
+            "POST",
+            &e.runner.app.settings.webhook_url(),
+            text.as_bytes(),
+            ts,
+        );
+        handles.push(tokio::spawn(async move {
+            http.post(url)
+                .header("x-hubspot-signature-v3", sig)
+                .header("x-hubspot-request-timestamp", ts.to_string())
+                .body(text)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    let parents: Vec<_> = posts.iter().filter(|p| p["thread_ts"].is_null()).collect();
+    assert_eq!(parents.len(), 1, "{posts:?}");
+    assert_eq!(
+        posts_in_thread(&posts, "1700000001.000001"),
+        vec!["*Vera Visitor*: again".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn status_and_assignment_changes_update_the_same_message() {
+    let e = env().await;
+    let msgs = [message_json("m1", 1, "INCOMING", "hi")];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    e.inbox
+        .set(&thread_json(T, "1000", "OPEN", Some("A-2620022")), &msgs);
+    e.post_webhook(&json!([event(
+        "conversation.propertyChange",
+        T,
+        json!({"propertyName": "assignedTo", "propertyValue": "A-2620022"})
+    )]))
+    .await;
+    e.drain().await;
+    e.inbox
+        .set(&thread_json(T, "1000", "CLOSED", Some("A-2620022")), &msgs);
+    e.post_webhook(&json!([event(
+        "conversation.propertyChange",
+        T,
+        json!({"propertyName": "status", "propertyValue": "CLOSED"})
+    )]))
+    .await;
+    e.drain().await;
+    // A repeated status webhook changes nothing.
+    e.post_webhook(&json!([event(
+        "conversation.propertyChange",
+        T,
+        json!({"propertyName": "status", "propertyValue": "CLOSED"})
+    )]))
+    .await;
+    e.drain().await;
+    let updates = e.slack_calls("chat.update").await;
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    for u in &updates {
+        assert_eq!(u["channel"], CHANNEL);
+        assert_eq!(u["ts"], "1700000001.000001");
+    }
+    assert!(updates[0]["blocks"]
+        .to_string()
+        .contains("Claim ann@example.com"));
+    assert!(updates[1]["blocks"].to_string().contains("Closed"));
+    assert_eq!(e.slack_calls("chat.postMessage").await.len(), 1);
+}
+
+#[tokio::test]
+async fn email_conversations_are_never_posted() {
+    let e = env().await;
+    e.inbox.set(
+        &thread_json("3624100999", "1002", "OPEN", None),
+        &[message_json("e1", 1, "INCOMING", "an email")],
+    );
+    e.post_webhook(&json!([event(
+        "conversation.creation",
+        "3624100999",
+        json!({})
+    )]))
+    .await;
+    e.post_webhook(&json!([event(
+        "conversation.newMessage",
+        "3624100999",
+        json!({"messageId": "e1"})
+    )]))
+    .await;
+    e.drain().await;
+    assert!(e.slack.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn nothing_is_posted_when_notifications_are_off() {
+    let e = env().await;
+    let mut install = e
+        .runner
+        .app
+        .records
+        .get_install(PORTAL)
+        .await
+        .unwrap()
+        .unwrap();
+    install.notifications_on = false;
+    e.runner.app.records.put_install(&install).await.unwrap();
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    assert!(e.slack.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried() {
+    let e = start(Opts::default()).await;
+    hubspot_people(&e.hubspot).await;
+    // First a 429 with Retry-After, then a 503, then success.
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "0")
+                .set_body_json(json!({"ok": false, "error": "ratelimited"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(2)
+        .mount(&e.slack)
+        .await;
+    slack_ok(&e.slack).await;
+    // HubSpot also fails once.
+    Mock::given(method("GET"))
+        .and(path(format!("{THREADS}/{T}")))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&e.hubspot)
+        .await;
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 3, "429, 503, then ok");
+    assert!(e
+        .runner
+        .app
+        .records
+        .get_thread(PORTAL, T)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(e
+        .runner
+        .app
+        .records
+        .list_dead_letters(PORTAL)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn channel_errors_mark_the_install_and_keep_the_delivery() {
+    for code in ["not_in_channel", "channel_not_found", "is_archived"] {
+        let e = start(Opts::default()).await;
+        hubspot_people(&e.hubspot).await;
+        Mock::given(method("POST"))
+            .and(path("/chat.postMessage"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": code})),
+            )
+            .mount(&e.slack)
+            .await;
+        e.inbox.set(
+            &thread_json(T, "1000", "OPEN", None),
+            &[message_json("m1", 1, "INCOMING", "hi")],
+        );
+        e.post_webhook(&creation()).await;
+        e.drain().await;
+        let install = e
+            .runner
+            .app
+            .records
+            .get_install(PORTAL)
+            .await
+            .unwrap()
+            .unwrap();
+        match &install.status {
+            shared::domain::InstallStatus::NeedsAttention { reason } => assert!(!reason.is_empty()),
+            other => panic!("{code}: {other:?}"),
+        }
+        let dead = e
+            .runner
+            .app
+            .records
+            .list_dead_letters(PORTAL)
+            .await
+            .unwrap();
+        assert_eq!(dead.len(), 1, "{code}");
+        assert_eq!(dead[0].conversation_id.as_deref(), Some(T));
+        // Not retried: one attempt only.
+        assert_eq!(e.slack_calls("chat.postMessage").await.len(), 1, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn revoked_tokens_deactivate_the_install() {
+    let e = start(Opts::default()).await;
+    hubspot_people(&e.hubspot).await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "token_revoked"})),
+        )
+        .mount(&e.slack)
+        .await;
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let install = e
+        .runner
+        .app
+        .records
+        .get_install(PORTAL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(install.status, shared::domain::InstallStatus::Inactive);
+    assert!(install.bot_token.is_none());
+    assert_eq!(
+        e.runner
+            .app
+            .records
+            .list_dead_letters(PORTAL)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn deletion_removes_the_slack_messages_and_mappings() {
+    let e = env().await;
+    let msgs = [
+        message_json("m1", 1, "INCOMING", "hi"),
+        message_json("m2", 2, "INCOMING", "there"),
+    ];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    e.post_webhook(&json!([event(
+        "conversation.privacyDeletion",
+        T,
+        json!({})
+    )]))
+    .await;
+    e.drain().await;
+    let deletes: Vec<String> = e
+        .slack_calls("chat.delete")
+        .await
+        .iter()
+        .map(|d| d["ts"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![
+            "1700000001.000002".to_string(),
+            "1700000001.000001".to_string()
+        ]
+    );
+    assert!(e
+        .runner
+        .app
+        .records
+        .get_thread(PORTAL, T)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(e
+        .runner
+        .app
+        .records
+        .list_messages(PORTAL, T)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(e
+        .runner
+        .app
+        .records
+        .thread_for_slack(TEAM, CHANNEL, "1700000001.000001")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn long_visitor_text_is_cut_with_a_link() {
+    let e = env().await;
+    let long = "ü".repeat(5000);
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[
+            message_json("m1", 1, "INCOMING", "hi"),
+            message_json("m2", 2, "INCOMING", &long),
+        ],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    let reply = posts_in_thread(&posts, "1700000001.000001");
+    assert_eq!(reply.len(), 1);
+    assert!(reply[0].chars().count() <= 3000);
+    assert!(reply[0].contains("read the whole message in the inbox"));
+}
