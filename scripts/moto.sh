@@ -63,6 +63,11 @@ start() {
 stop() {
   if running; then
     kill "$(cat "$PIDFILE")"
+    # Exiting can take seconds with many tables in memory; a start right after needs the port.
+    for _ in $(seq 1 100); do
+      running || break
+      sleep 0.1
+    done
   fi
   rm -f "$PIDFILE"
 }

@@ -232,6 +232,7 @@ pub async fn deliver_reply(
 }
 
 /// Told to the agent when a reply could not be delivered in the end.
+#[allow(clippy::too_many_arguments)]
 pub async fn reply_failed(
     app: &App,
     portal: &str,

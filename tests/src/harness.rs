@@ -299,9 +299,12 @@ pub fn message_json(id: &str, second: u32, direction: &str, text: &str) -> Value
 /// A fake Conversations inbox: threads and their messages, changeable during a test. GET
 /// thread, GET messages and POST message (a reply, appended as the inbox would, marked as
 /// sent by our app) are served from this state.
+/// Thread id -> (thread, its messages).
+type Threads = HashMap<String, (Value, Vec<Value>)>;
+
 #[derive(Clone, Default)]
 pub struct Inbox {
-    state: std::sync::Arc<std::sync::Mutex<HashMap<String, (Value, Vec<Value>)>>>,
+    state: std::sync::Arc<std::sync::Mutex<Threads>>,
 }
 
 impl Inbox {

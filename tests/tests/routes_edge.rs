@@ -4,7 +4,6 @@
 
 use integration_tests::harness::*;
 use serde_json::{json, Value};
-use shared::store::Store;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 

@@ -57,7 +57,10 @@ fn s(v: &str) -> Attr {
 
 #[track_caller]
 fn assert_cond_failed<T: std::fmt::Debug>(r: Result<T, StoreError>) {
-    assert!(matches!(r, Err(StoreError::ConditionFailed)), "expected ConditionFailed, got {r:?}");
+    assert!(
+        matches!(r, Err(StoreError::ConditionFailed)),
+        "expected ConditionFailed, got {r:?}"
+    );
 }
 
 fn sks(items: &[Item]) -> Vec<String> {
@@ -111,13 +114,28 @@ async fn invalid_keys_are_malformed_and_write_nothing() {
         // DynamoDB forbids empty strings in key attributes, the index key included.
         assert!(malformed(st.put(item("", "s"), Cond::None).await));
         assert!(malformed(st.put(item("p", ""), Cond::None).await));
-        assert!(malformed(st.put(with(item("p", "s"), &[(GSI1PK, s(""))]), Cond::None).await));
-        assert!(malformed(st.put(with(item("p", "s"), &[(GSI1PK, Attr::N(3))]), Cond::None).await));
+        assert!(malformed(
+            st.put(with(item("p", "s"), &[(GSI1PK, s(""))]), Cond::None)
+                .await
+        ));
+        assert!(malformed(
+            st.put(with(item("p", "s"), &[(GSI1PK, Attr::N(3))]), Cond::None)
+                .await
+        ));
         let tx = vec![
-            Write::Put { item: item("p", "ok"), cond: Cond::None },
-            Write::Put { item: item("p", ""), cond: Cond::None },
+            Write::Put {
+                item: item("p", "ok"),
+                cond: Cond::None,
+            },
+            Write::Put {
+                item: item("p", ""),
+                cond: Cond::None,
+            },
         ];
-        assert!(matches!(st.transact(tx).await, Err(StoreError::Malformed { .. })));
+        assert!(matches!(
+            st.transact(tx).await,
+            Err(StoreError::Malformed { .. })
+        ));
         assert!(st.query("p", "").await.unwrap().is_empty());
     })
     .await;
@@ -132,44 +150,99 @@ async fn every_condition_passes_and_fails() {
 
         // Absent item.
         assert_cond_failed(st.put(v1.clone(), Cond::Exists).await);
-        assert_cond_failed(st.put(v1.clone(), Cond::Equals("v".into(), Attr::N(1))).await);
+        assert_cond_failed(
+            st.put(v1.clone(), Cond::Equals("v".into(), Attr::N(1)))
+                .await,
+        );
         assert_eq!(get().await.unwrap(), None);
         st.put(v1.clone(), Cond::NotExists).await.unwrap();
         assert_eq!(get().await.unwrap(), Some(v1.clone()));
 
         // Present item: each failing condition leaves it as it was.
         assert_cond_failed(st.put(v2.clone(), Cond::NotExists).await);
-        assert_cond_failed(st.put(v2.clone(), Cond::Equals("v".into(), Attr::N(2))).await);
+        assert_cond_failed(
+            st.put(v2.clone(), Cond::Equals("v".into(), Attr::N(2)))
+                .await,
+        );
         assert_cond_failed(st.put(v2.clone(), Cond::Equals("v".into(), s("1"))).await); // type matters
-        assert_cond_failed(st.put(v2.clone(), Cond::Equals("missing".into(), Attr::N(1))).await);
-        assert_cond_failed(st.put(v2.clone(), Cond::MissingOrEquals("state".into(), s("z"))).await);
-        assert_cond_failed(st.put(v2.clone(), Cond::NotExistsOrExpired { now: 0 }).await);
+        assert_cond_failed(
+            st.put(v2.clone(), Cond::Equals("missing".into(), Attr::N(1)))
+                .await,
+        );
+        assert_cond_failed(
+            st.put(v2.clone(), Cond::MissingOrEquals("state".into(), s("z")))
+                .await,
+        );
+        assert_cond_failed(
+            st.put(v2.clone(), Cond::NotExistsOrExpired { now: 0 })
+                .await,
+        );
         assert_eq!(get().await.unwrap(), Some(v1.clone()));
 
         st.put(v2.clone(), Cond::Exists).await.unwrap();
         assert_eq!(get().await.unwrap(), Some(v2.clone()));
-        st.put(v1.clone(), Cond::Equals("v".into(), Attr::N(2))).await.unwrap();
+        st.put(v1.clone(), Cond::Equals("v".into(), Attr::N(2)))
+            .await
+            .unwrap();
         assert_eq!(get().await.unwrap(), Some(v1.clone()));
-        st.put(v2.clone(), Cond::MissingOrEquals("state".into(), s("a"))).await.unwrap();
-        st.put(v1.clone(), Cond::MissingOrEquals("other".into(), s("x"))).await.unwrap();
-        st.put(v2.clone(), Cond::Equals("state".into(), s("a"))).await.unwrap();
-        st.put(v1.clone(), Cond::Equals("v".into(), Attr::N(2))).await.unwrap();
+        st.put(v2.clone(), Cond::MissingOrEquals("state".into(), s("a")))
+            .await
+            .unwrap();
+        st.put(v1.clone(), Cond::MissingOrEquals("other".into(), s("x")))
+            .await
+            .unwrap();
+        st.put(v2.clone(), Cond::Equals("state".into(), s("a")))
+            .await
+            .unwrap();
+        st.put(v1.clone(), Cond::Equals("v".into(), Attr::N(2)))
+            .await
+            .unwrap();
         assert_eq!(get().await.unwrap(), Some(v1.clone()));
 
         // Bool and attribute names that need placeholders (reserved words, '#', '.').
         let odd = with(
             item("p", "odd"),
-            &[("status", Attr::Bool(true)), ("a.b#c", s("x")), ("ttl", Attr::N(5))],
+            &[
+                ("status", Attr::Bool(true)),
+                ("a.b#c", s("x")),
+                ("ttl", Attr::N(5)),
+            ],
         );
-        st.put(odd.clone(), Cond::MissingOrEquals("status".into(), Attr::Bool(true))).await.unwrap();
-        st.put(odd.clone(), Cond::Equals("status".into(), Attr::Bool(true))).await.unwrap();
-        assert_cond_failed(st.put(odd.clone(), Cond::Equals("status".into(), Attr::Bool(false))).await);
-        st.put(odd.clone(), Cond::Equals("a.b#c".into(), s("x"))).await.unwrap();
-        assert_cond_failed(st.put(odd.clone(), Cond::Equals("a.b#c".into(), s("y"))).await);
+        st.put(
+            odd.clone(),
+            Cond::MissingOrEquals("status".into(), Attr::Bool(true)),
+        )
+        .await
+        .unwrap();
+        st.put(odd.clone(), Cond::Equals("status".into(), Attr::Bool(true)))
+            .await
+            .unwrap();
+        assert_cond_failed(
+            st.put(
+                odd.clone(),
+                Cond::Equals("status".into(), Attr::Bool(false)),
+            )
+            .await,
+        );
+        st.put(odd.clone(), Cond::Equals("a.b#c".into(), s("x")))
+            .await
+            .unwrap();
+        assert_cond_failed(
+            st.put(odd.clone(), Cond::Equals("a.b#c".into(), s("y")))
+                .await,
+        );
 
         // MissingOrEquals on an absent item holds.
-        st.put(item("p", "fresh"), Cond::MissingOrEquals("v".into(), Attr::N(9))).await.unwrap();
-        assert_eq!(st.get("p", "fresh").await.unwrap(), Some(item("p", "fresh")));
+        st.put(
+            item("p", "fresh"),
+            Cond::MissingOrEquals("v".into(), Attr::N(9)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            st.get("p", "fresh").await.unwrap(),
+            Some(item("p", "fresh"))
+        );
     })
     .await;
 }
@@ -178,25 +251,63 @@ async fn every_condition_passes_and_fails() {
 async fn not_exists_or_expired_respects_ttl() {
     for_each_store(|st| async move {
         let now = 1_700_000_000;
-        let lease = |owner: &str, ttl: i64| with(item("lease", "l"), &[("owner", s(owner)), (TTL, Attr::N(ttl))]);
+        let lease = |owner: &str, ttl: i64| {
+            with(
+                item("lease", "l"),
+                &[("owner", s(owner)), (TTL, Attr::N(ttl))],
+            )
+        };
 
-        st.put(lease("a", now - 10), Cond::NotExistsOrExpired { now }).await.unwrap(); // absent
-        // Past ttl: the old item counts as gone.
-        st.put(lease("b", now + 60), Cond::NotExistsOrExpired { now }).await.unwrap();
-        assert_eq!(st.get("lease", "l").await.unwrap(), Some(lease("b", now + 60)));
+        st.put(lease("a", now - 10), Cond::NotExistsOrExpired { now })
+            .await
+            .unwrap(); // absent
+                       // Past ttl: the old item counts as gone.
+        st.put(lease("b", now + 60), Cond::NotExistsOrExpired { now })
+            .await
+            .unwrap();
+        assert_eq!(
+            st.get("lease", "l").await.unwrap(),
+            Some(lease("b", now + 60))
+        );
         // Future ttl (and ttl == now, which is not yet before now): live, so it fails.
-        assert_cond_failed(st.put(lease("c", now + 120), Cond::NotExistsOrExpired { now }).await);
-        assert_cond_failed(st.put(lease("c", now), Cond::NotExistsOrExpired { now: now + 60 }).await);
-        assert_eq!(st.get("lease", "l").await.unwrap(), Some(lease("b", now + 60)));
-        st.put(lease("c", now + 200), Cond::NotExistsOrExpired { now: now + 61 }).await.unwrap();
+        assert_cond_failed(
+            st.put(lease("c", now + 120), Cond::NotExistsOrExpired { now })
+                .await,
+        );
+        assert_cond_failed(
+            st.put(lease("c", now), Cond::NotExistsOrExpired { now: now + 60 })
+                .await,
+        );
+        assert_eq!(
+            st.get("lease", "l").await.unwrap(),
+            Some(lease("b", now + 60))
+        );
+        st.put(
+            lease("c", now + 200),
+            Cond::NotExistsOrExpired { now: now + 61 },
+        )
+        .await
+        .unwrap();
 
         // An item without ttl never expires.
         st.put(item("lease", "forever"), Cond::None).await.unwrap();
-        assert_cond_failed(st.put(item("lease", "forever"), Cond::NotExistsOrExpired { now: i64::MAX }).await);
+        assert_cond_failed(
+            st.put(
+                item("lease", "forever"),
+                Cond::NotExistsOrExpired { now: i64::MAX },
+            )
+            .await,
+        );
 
         // Deletes use the same condition.
-        assert_cond_failed(st.delete("lease", "l", Cond::NotExistsOrExpired { now }).await);
-        let old = st.delete("lease", "l", Cond::NotExistsOrExpired { now: now + 201 }).await.unwrap();
+        assert_cond_failed(
+            st.delete("lease", "l", Cond::NotExistsOrExpired { now })
+                .await,
+        );
+        let old = st
+            .delete("lease", "l", Cond::NotExistsOrExpired { now: now + 201 })
+            .await
+            .unwrap();
         assert_eq!(old, Some(lease("c", now + 200)));
     })
     .await;
@@ -205,21 +316,45 @@ async fn not_exists_or_expired_respects_ttl() {
 #[tokio::test]
 async fn delete_returns_old_item_and_respects_conditions() {
     for_each_store(|st| async move {
-        let it = with(item("p", "d"), &[("v", Attr::N(7)), ("flag", Attr::Bool(false))]);
+        let it = with(
+            item("p", "d"),
+            &[("v", Attr::N(7)), ("flag", Attr::Bool(false))],
+        );
         assert_eq!(st.delete("p", "d", Cond::None).await.unwrap(), None);
         assert_cond_failed(st.delete("p", "d", Cond::Exists).await);
-        assert_cond_failed(st.delete("p", "d", Cond::Equals("v".into(), Attr::N(7))).await);
+        assert_cond_failed(
+            st.delete("p", "d", Cond::Equals("v".into(), Attr::N(7)))
+                .await,
+        );
         // Conditions that hold on an absent item: nothing to delete, no error.
         assert_eq!(st.delete("p", "d", Cond::NotExists).await.unwrap(), None);
-        assert_eq!(st.delete("p", "d", Cond::MissingOrEquals("v".into(), Attr::N(1))).await.unwrap(), None);
+        assert_eq!(
+            st.delete("p", "d", Cond::MissingOrEquals("v".into(), Attr::N(1)))
+                .await
+                .unwrap(),
+            None
+        );
 
         st.put(it.clone(), Cond::None).await.unwrap();
         assert_cond_failed(st.delete("p", "d", Cond::NotExists).await);
-        assert_cond_failed(st.delete("p", "d", Cond::Equals("v".into(), Attr::N(8))).await);
-        assert_cond_failed(st.delete("p", "d", Cond::MissingOrEquals("flag".into(), Attr::Bool(true))).await);
+        assert_cond_failed(
+            st.delete("p", "d", Cond::Equals("v".into(), Attr::N(8)))
+                .await,
+        );
+        assert_cond_failed(
+            st.delete(
+                "p",
+                "d",
+                Cond::MissingOrEquals("flag".into(), Attr::Bool(true)),
+            )
+            .await,
+        );
         assert_eq!(st.get("p", "d").await.unwrap(), Some(it.clone()));
 
-        let old = st.delete("p", "d", Cond::Equals("v".into(), Attr::N(7))).await.unwrap();
+        let old = st
+            .delete("p", "d", Cond::Equals("v".into(), Attr::N(7)))
+            .await
+            .unwrap();
         assert_eq!(old, Some(it.clone()));
         assert_eq!(st.get("p", "d").await.unwrap(), None);
 
@@ -234,7 +369,10 @@ async fn delete_returns_old_item_and_respects_conditions() {
 async fn query_filters_by_prefix_in_sort_key_order() {
     for_each_store(|st| async move {
         // Inserted out of order; includes keys that sort around the prefix.
-        for sk in ["msg#b", "msg#", "msg#a#2", "msg", "msg#a#10", "msf#z", "msh", "other", "msg#a#1", "Msg#a"] {
+        for sk in [
+            "msg#b", "msg#", "msg#a#2", "msg", "msg#a#10", "msf#z", "msh", "other", "msg#a#1",
+            "Msg#a",
+        ] {
             st.put(item("conv#1", sk), Cond::None).await.unwrap();
         }
         st.put(item("conv#2", "msg#a#0"), Cond::None).await.unwrap();
@@ -244,17 +382,26 @@ async fn query_filters_by_prefix_in_sort_key_order() {
             let st = st.clone();
             async move { sks(&st.query("conv#1", p).await.unwrap()) }
         };
-        assert_eq!(q("msg#").await, ["msg#", "msg#a#1", "msg#a#10", "msg#a#2", "msg#b"]);
+        assert_eq!(
+            q("msg#").await,
+            ["msg#", "msg#a#1", "msg#a#10", "msg#a#2", "msg#b"]
+        );
         assert_eq!(q("msg#a#").await, ["msg#a#1", "msg#a#10", "msg#a#2"]);
         assert_eq!(q("msg#a#1").await, ["msg#a#1", "msg#a#10"]);
         assert_eq!(q("msg#b#").await, Vec::<String>::new());
         assert_eq!(q("x").await, Vec::<String>::new());
         assert_eq!(
             q("").await,
-            ["Msg#a", "msf#z", "msg", "msg#", "msg#a#1", "msg#a#10", "msg#a#2", "msg#b", "msh", "other"]
+            [
+                "Msg#a", "msf#z", "msg", "msg#", "msg#a#1", "msg#a#10", "msg#a#2", "msg#b", "msh",
+                "other"
+            ]
         );
         assert!(st.query("conv#3", "").await.unwrap().is_empty());
-        assert_eq!(st.query("conv#", "").await.unwrap(), vec![item("conv#", "msg#a#0")]);
+        assert_eq!(
+            st.query("conv#", "").await.unwrap(),
+            vec![item("conv#", "msg#a#0")]
+        );
     })
     .await;
 }
@@ -270,7 +417,10 @@ async fn query_returns_every_page() {
             let (st, blob) = (st.clone(), blob.clone());
             tasks.spawn(async move {
                 for i in (chunk..N).step_by(10) {
-                    let it = with(item("big", format!("row#{i:04}")), &[("blob", s(&blob)), ("i", Attr::N(i as i64))]);
+                    let it = with(
+                        item("big", format!("row#{i:04}")),
+                        &[("blob", s(&blob)), ("i", Attr::N(i as i64))],
+                    );
                     st.put(it, Cond::None).await.unwrap();
                 }
             });
@@ -284,7 +434,10 @@ async fn query_returns_every_page() {
         assert_eq!(rows.len(), N);
         let expected: Vec<String> = (0..N).map(|i| format!("row#{i:04}")).collect();
         assert_eq!(sks(&rows), expected);
-        assert!(rows.iter().enumerate().all(|(i, r)| r["i"] == Attr::N(i as i64) && r["blob"] == s(&blob)));
+        assert!(rows
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r["i"] == Attr::N(i as i64) && r["blob"] == s(&blob)));
         assert_eq!(st.query("big", "").await.unwrap().len(), N + 1);
     })
     .await;
@@ -294,12 +447,20 @@ async fn query_returns_every_page() {
 async fn portal_index_finds_items_of_a_portal_across_partitions() {
     for_each_store(|st| async move {
         let tag = |pk: &str, sk: &str, portal: &str| with(item(pk, sk), &[(GSI1PK, s(portal))]);
-        let mine = vec![tag("install#1", "meta", "portal#1"), tag("thread#9", "map", "portal#1"), tag("user#3", "u", "portal#1")];
+        let mine = vec![
+            tag("install#1", "meta", "portal#1"),
+            tag("thread#9", "map", "portal#1"),
+            tag("user#3", "u", "portal#1"),
+        ];
         for it in &mine {
             st.put(it.clone(), Cond::None).await.unwrap();
         }
-        st.put(tag("install#2", "meta", "portal#2"), Cond::None).await.unwrap();
-        st.put(tag("install#3", "meta", "portal#10"), Cond::None).await.unwrap();
+        st.put(tag("install#2", "meta", "portal#2"), Cond::None)
+            .await
+            .unwrap();
+        st.put(tag("install#3", "meta", "portal#10"), Cond::None)
+            .await
+            .unwrap();
         st.put(item("untagged", "x"), Cond::None).await.unwrap();
 
         let mut found = st.query_portal_index("portal#1").await.unwrap();
@@ -326,24 +487,54 @@ async fn transact_is_all_or_nothing() {
 
         // The last write's condition fails: none of the others happen.
         let tx = vec![
-            Write::Put { item: item("t", "new1"), cond: Cond::NotExists },
-            Write::Put { item: with(item("t", "a"), &[("v", Attr::N(2))]), cond: Cond::Equals("v".into(), Attr::N(1)) },
-            Write::Delete { pk: "t".into(), sk: "b".into(), cond: Cond::Exists },
-            Write::Put { item: item("t", "new2"), cond: Cond::None },
-            Write::Delete { pk: "t".into(), sk: "absent".into(), cond: Cond::Exists },
+            Write::Put {
+                item: item("t", "new1"),
+                cond: Cond::NotExists,
+            },
+            Write::Put {
+                item: with(item("t", "a"), &[("v", Attr::N(2))]),
+                cond: Cond::Equals("v".into(), Attr::N(1)),
+            },
+            Write::Delete {
+                pk: "t".into(),
+                sk: "b".into(),
+                cond: Cond::Exists,
+            },
+            Write::Put {
+                item: item("t", "new2"),
+                cond: Cond::None,
+            },
+            Write::Delete {
+                pk: "t".into(),
+                sk: "absent".into(),
+                cond: Cond::Exists,
+            },
         ];
         assert_cond_failed(st.transact(tx).await);
         assert_eq!(st.query("t", "").await.unwrap(), before);
 
         // A failing first write, a failing delete condition on a present item.
         let tx = vec![
-            Write::Put { item: item("t", "a"), cond: Cond::NotExists },
-            Write::Put { item: item("t", "new1"), cond: Cond::None },
+            Write::Put {
+                item: item("t", "a"),
+                cond: Cond::NotExists,
+            },
+            Write::Put {
+                item: item("t", "new1"),
+                cond: Cond::None,
+            },
         ];
         assert_cond_failed(st.transact(tx).await);
         let tx = vec![
-            Write::Put { item: item("t", "new1"), cond: Cond::None },
-            Write::Delete { pk: "t".into(), sk: "a".into(), cond: Cond::Equals("v".into(), Attr::N(5)) },
+            Write::Put {
+                item: item("t", "new1"),
+                cond: Cond::None,
+            },
+            Write::Delete {
+                pk: "t".into(),
+                sk: "a".into(),
+                cond: Cond::Equals("v".into(), Attr::N(5)),
+            },
         ];
         assert_cond_failed(st.transact(tx).await);
         assert_eq!(st.query("t", "").await.unwrap(), before);
@@ -351,30 +542,67 @@ async fn transact_is_all_or_nothing() {
         // All conditions hold: everything happens.
         let a2 = with(item("t", "a"), &[("v", Attr::N(2))]);
         let tx = vec![
-            Write::Put { item: item("t", "new1"), cond: Cond::NotExists },
-            Write::Put { item: a2.clone(), cond: Cond::Equals("v".into(), Attr::N(1)) },
-            Write::Delete { pk: "t".into(), sk: "b".into(), cond: Cond::Exists },
-            Write::Delete { pk: "t".into(), sk: "absent".into(), cond: Cond::None },
-            Write::Put { item: item("t", "new2"), cond: Cond::NotExistsOrExpired { now: 0 } },
+            Write::Put {
+                item: item("t", "new1"),
+                cond: Cond::NotExists,
+            },
+            Write::Put {
+                item: a2.clone(),
+                cond: Cond::Equals("v".into(), Attr::N(1)),
+            },
+            Write::Delete {
+                pk: "t".into(),
+                sk: "b".into(),
+                cond: Cond::Exists,
+            },
+            Write::Delete {
+                pk: "t".into(),
+                sk: "absent".into(),
+                cond: Cond::None,
+            },
+            Write::Put {
+                item: item("t", "new2"),
+                cond: Cond::NotExistsOrExpired { now: 0 },
+            },
         ];
         st.transact(tx).await.unwrap();
-        assert_eq!(st.query("t", "").await.unwrap(), vec![a2, item("t", "new1"), item("t", "new2")]);
+        assert_eq!(
+            st.query("t", "").await.unwrap(),
+            vec![a2, item("t", "new1"), item("t", "new2")]
+        );
         let after = st.query("t", "").await.unwrap();
 
         // Over 100 writes, or the same key twice: rejected as a backend error, nothing written.
-        let many = (0..101).map(|i| Write::Put { item: item("t", format!("m{i:03}")), cond: Cond::None }).collect();
+        let many = (0..101)
+            .map(|i| Write::Put {
+                item: item("t", format!("m{i:03}")),
+                cond: Cond::None,
+            })
+            .collect();
         let r = st.transact(many).await;
         assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
         let dup = vec![
-            Write::Put { item: item("t", "dup"), cond: Cond::None },
-            Write::Delete { pk: "t".into(), sk: "dup".into(), cond: Cond::None },
+            Write::Put {
+                item: item("t", "dup"),
+                cond: Cond::None,
+            },
+            Write::Delete {
+                pk: "t".into(),
+                sk: "dup".into(),
+                cond: Cond::None,
+            },
         ];
         let r = st.transact(dup).await;
         assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
         assert_eq!(st.query("t", "").await.unwrap(), after);
 
         // Exactly 100 is allowed; an empty transaction is a no-op.
-        let hundred = (0..100).map(|i| Write::Put { item: item("t", format!("m{i:03}")), cond: Cond::NotExists }).collect();
+        let hundred = (0..100)
+            .map(|i| Write::Put {
+                item: item("t", format!("m{i:03}")),
+                cond: Cond::NotExists,
+            })
+            .collect();
         st.transact(hundred).await.unwrap();
         assert_eq!(st.query("t", "m").await.unwrap().len(), 100);
         st.transact(Vec::new()).await.unwrap();
@@ -404,10 +632,17 @@ async fn concurrent_create_has_exactly_one_winner() {
                     Err(e) => other.push(e.to_string()),
                 }
             }
-            assert!(other.is_empty(), "round {round}: unexpected errors {other:?}");
+            assert!(
+                other.is_empty(),
+                "round {round}: unexpected errors {other:?}"
+            );
             assert_eq!((ok.len(), lost), (1, 19), "round {round}: winners {ok:?}");
             let stored = st.get("race", &sk).await.unwrap().unwrap();
-            assert_eq!(stored["winner"], Attr::N(ok[0]), "round {round}: the stored item is the winner's");
+            assert_eq!(
+                stored["winner"],
+                Attr::N(ok[0]),
+                "round {round}: the stored item is the winner's"
+            );
         }
     })
     .await;
@@ -436,14 +671,27 @@ async fn dynamodb_items_of_foreign_shape_are_malformed() {
     for (sk, v) in [
         ("fraction", AttributeValue::N("1.5".into())),
         ("huge", AttributeValue::N("9223372036854775808".into())),
-        ("list", AttributeValue::L(vec![AttributeValue::S("x".into())])),
+        (
+            "list",
+            AttributeValue::L(vec![AttributeValue::S("x".into())]),
+        ),
         ("set", AttributeValue::Ss(vec!["x".into()])),
         ("null", AttributeValue::Null(true)),
     ] {
-        client.put_item().table_name(&table).set_item(Some(raw(sk, "v", v))).send().await.unwrap();
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(raw(sk, "v", v)))
+            .send()
+            .await
+            .unwrap();
         let r = st.get("p", sk).await;
         match r {
-            Err(StoreError::Malformed { pk, sk: got, reason }) => {
+            Err(StoreError::Malformed {
+                pk,
+                sk: got,
+                reason,
+            }) => {
                 assert_eq!((pk.as_str(), got.as_str()), ("p", sk));
                 assert!(reason.contains("attribute v"), "{reason}");
             }
@@ -451,7 +699,10 @@ async fn dynamodb_items_of_foreign_shape_are_malformed() {
         }
     }
     // A malformed item makes the whole query fail rather than vanish silently.
-    assert!(matches!(st.query("p", "").await, Err(StoreError::Malformed { .. })));
+    assert!(matches!(
+        st.query("p", "").await,
+        Err(StoreError::Malformed { .. })
+    ));
 }
 
 #[tokio::test]
@@ -461,10 +712,17 @@ async fn dynamodb_backend_errors_carry_code_and_message() {
     // The table was never created.
     let r = st.get("p", "s").await;
     match r {
-        Err(StoreError::Backend(msg)) => assert!(msg.contains("ResourceNotFoundException"), "{msg}"),
+        Err(StoreError::Backend(msg)) => {
+            assert!(msg.contains("ResourceNotFoundException"), "{msg}")
+        }
         other => panic!("expected Backend, got {other:?}"),
     }
-    let r = st.put(with(item("p", "s"), &[("secret", s("hunter2"))]), Cond::None).await;
+    let r = st
+        .put(
+            with(item("p", "s"), &[("secret", s("hunter2"))]),
+            Cond::None,
+        )
+        .await;
     match r {
         Err(StoreError::Backend(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
         other => panic!("expected Backend, got {other:?}"),
@@ -478,7 +736,13 @@ async fn embedded_snapshot_survives_reopen() {
     let path = dir.join("table.json");
     let a = with(
         item("p", "a"),
-        &[("s", s("")), ("max", Attr::N(i64::MAX)), ("min", Attr::N(i64::MIN)), ("b", Attr::Bool(false)), (GSI1PK, s("portal"))],
+        &[
+            ("s", s("")),
+            ("max", Attr::N(i64::MAX)),
+            ("min", Attr::N(i64::MIN)),
+            ("b", Attr::Bool(false)),
+            (GSI1PK, s("portal")),
+        ],
     );
     {
         let st = EmbeddedStore::open(&path).unwrap();
@@ -486,21 +750,41 @@ async fn embedded_snapshot_survives_reopen() {
         st.put(a.clone(), Cond::NotExists).await.unwrap();
         st.put(item("p", "b"), Cond::None).await.unwrap();
         st.transact(vec![
-            Write::Put { item: item("p", "c"), cond: Cond::NotExists },
-            Write::Delete { pk: "p".into(), sk: "b".into(), cond: Cond::Exists },
+            Write::Put {
+                item: item("p", "c"),
+                cond: Cond::NotExists,
+            },
+            Write::Delete {
+                pk: "p".into(),
+                sk: "b".into(),
+                cond: Cond::Exists,
+            },
         ])
         .await
         .unwrap();
         assert_cond_failed(st.put(item("p", "c"), Cond::NotExists).await);
     }
-    assert!(!dir.join("table.json.tmp").exists(), "the temp file is renamed into place");
+    assert!(
+        !dir.join("table.json.tmp").exists(),
+        "the temp file is renamed into place"
+    );
 
     let st = EmbeddedStore::open(&path).unwrap();
-    assert_eq!(st.query("p", "").await.unwrap(), vec![a.clone(), item("p", "c")]);
+    assert_eq!(
+        st.query("p", "").await.unwrap(),
+        vec![a.clone(), item("p", "c")]
+    );
     assert_eq!(st.query_portal_index("portal").await.unwrap(), vec![a]);
     assert_cond_failed(st.put(item("p", "c"), Cond::NotExists).await);
     st.delete("p", "c", Cond::Exists).await.unwrap();
     drop(st);
-    assert_eq!(EmbeddedStore::open(&path).unwrap().get("p", "c").await.unwrap(), None);
+    assert_eq!(
+        EmbeddedStore::open(&path)
+            .unwrap()
+            .get("p", "c")
+            .await
+            .unwrap(),
+        None
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests need (moto in .venv/moto,
+# SAM CLI and cfn-lint in .venv/sam), starts the local DynamoDB-compatible server, runs the
+# Rust tests (unit and integration, DynamoDB half against moto), lints the SAM template,
+# and stops what it started.
+#   scripts/test.sh              everything
+#   scripts/test.sh -- FILTER    only cargo tests matching FILTER (still with moto)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export MOTO_PORT="${MOTO_PORT:-5005}"
+export DYNAMODB_ENDPOINT="http://127.0.0.1:${MOTO_PORT}"
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+# Tests must not inherit a developer's settings.
+unset TABLE_NAME PUBLIC_BASE_URL SLACK_API_URL HUBSPOT_API_URL SECRET_ARN QUEUE_URL || true
+
+cleanup() { scripts/moto.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+echo "==> starting moto (DynamoDB-compatible server) on ${DYNAMODB_ENDPOINT}"
+scripts/moto.sh start
+
+filter=()
+if [[ "${1:-}" == "--" ]]; then
+  shift
+  filter=("$@")
+fi
+
+echo "==> cargo test --workspace"
+cargo test --workspace --quiet -- "${filter[@]}"
+
+if [[ ${#filter[@]} -eq 0 ]]; then
+  echo "==> sample events are up to date"
+  python3 events/make_forms.py --check
+  echo "==> SAM template lint"
+  scripts/lint-template.sh
+fi
+echo "==> all tests passed"
