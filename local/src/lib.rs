@@ -1,6 +1,8 @@
 //! The local runner as a library: the binary serves with it, and the integration tests
 //! start it on a free port and talk to it over real HTTP.
 
+pub mod sample;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -8,8 +8,6 @@
 //!   local-runner apigw FILE          print that sample, signed, as an API Gateway HTTP API
 //!                                    (v2) event for `cargo lambda invoke --data-file`
 
-mod sample;
-
 use anyhow::Context;
 use shared::config::Settings;
 use shared::queue::RetryPolicy;
@@ -23,11 +21,11 @@ async fn main() -> anyhow::Result<()> {
             let file = args
                 .get(1)
                 .context("usage: local-runner replay FILE [BASE_URL]")?;
-            sample::replay(file, args.get(2).map(String::as_str)).await
+            local_runner::sample::replay(file, args.get(2).map(String::as_str)).await
         }
         Some("apigw") => {
             let file = args.get(1).context("usage: local-runner apigw FILE")?;
-            sample::print_apigw(file)
+            local_runner::sample::print_apigw(file)
         }
         Some(other) => anyhow::bail!("unknown command {other}: use serve, replay or apigw"),
     }

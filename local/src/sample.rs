@@ -7,11 +7,31 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use shared::verify;
 
-struct Signed {
-    path: &'static str,
-    content_type: &'static str,
-    headers: Vec<(String, String)>,
-    body: String,
+/// A sample, signed, ready to send.
+pub struct Signed {
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// The secrets a sample is signed with.
+pub struct Secrets {
+    pub slack_signing_secret: Option<String>,
+    pub hubspot_client_secret: Option<String>,
+    /// PUBLIC_BASE_URL: HubSpot signs the webhook URL under it.
+    pub public_base_url: String,
+}
+
+impl Secrets {
+    fn from_env(default_base: &str) -> Self {
+        Secrets {
+            slack_signing_secret: std::env::var("SLACK_SIGNING_SECRET").ok(),
+            hubspot_client_secret: std::env::var("HUBSPOT_CLIENT_SECRET").ok(),
+            public_base_url: std::env::var("PUBLIC_BASE_URL")
+                .unwrap_or_else(|_| default_base.to_string()),
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -21,23 +41,26 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn env(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).with_context(|| format!("setting {name} is needed to sign the sample"))
+fn need(v: &Option<String>, name: &str) -> anyhow::Result<String> {
+    v.clone()
+        .with_context(|| format!("setting {name} is needed to sign the sample"))
 }
 
-fn sign(file: &str, base_url: &str) -> anyhow::Result<Signed> {
+/// Reads a sample from events/raw/<route>/ and signs it for that route at `now` (ms).
+pub fn sign(file: &str, secrets: &Secrets, now: i64) -> anyhow::Result<Signed> {
     let body = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
     let route = Path::new(file)
         .parent()
         .and_then(|p| p.file_name())
         .and_then(|n| n.to_str())
         .unwrap_or("");
-    let now = now_ms();
     Ok(match route {
         "hubspot-webhook" => {
-            let secret = env("HUBSPOT_CLIENT_SECRET")?;
-            let public = std::env::var("PUBLIC_BASE_URL").unwrap_or_else(|_| base_url.to_string());
-            let uri = format!("{}/hubspot/webhook", public.trim_end_matches('/'));
+            let secret = need(&secrets.hubspot_client_secret, "HUBSPOT_CLIENT_SECRET")?;
+            let uri = format!(
+                "{}/hubspot/webhook",
+                secrets.public_base_url.trim_end_matches('/')
+            );
             let sig = verify::sign_hubspot_v3(secret.as_bytes(), "POST", &uri, body.as_bytes(), now);
             Signed {
                 path: "/hubspot/webhook",
@@ -50,7 +73,7 @@ fn sign(file: &str, base_url: &str) -> anyhow::Result<Signed> {
             }
         }
         "slack-events" | "slack-commands" | "slack-interactions" => {
-            let secret = env("SLACK_SIGNING_SECRET")?;
+            let secret = need(&secrets.slack_signing_secret, "SLACK_SIGNING_SECRET")?;
             let ts = now / 1000;
             let sig = verify::sign_slack(secret.as_bytes(), ts, body.as_bytes());
             let (path, content_type) = match route {
@@ -79,7 +102,7 @@ pub async fn replay(file: &str, base_url: Option<&str>) -> anyhow::Result<()> {
         .unwrap_or(&default_base)
         .trim_end_matches('/')
         .to_string();
-    let s = sign(file, &base)?;
+    let s = sign(file, &Secrets::from_env(&base), now_ms())?;
     let mut req = reqwest::Client::new()
         .post(format!("{base}{}", s.path))
         .header("content-type", s.content_type)
@@ -103,15 +126,20 @@ pub async fn replay(file: &str, base_url: Option<&str>) -> anyhow::Result<()> {
 }
 
 pub fn print_apigw(file: &str) -> anyhow::Result<()> {
-    let base = std::env::var("PUBLIC_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
-    let s = sign(file, &base)?;
+    let now = now_ms();
+    let s = sign(file, &Secrets::from_env("http://127.0.0.1:3000"), now)?;
+    println!("{}", serde_json::to_string_pretty(&apigw_event(&s, now))?);
+    Ok(())
+}
+
+/// An API Gateway HTTP API (payload 2.0) event carrying the signed sample.
+pub fn apigw_event(s: &Signed, now: i64) -> serde_json::Value {
     let mut headers = serde_json::Map::new();
     headers.insert("content-type".into(), json!(s.content_type));
     for (k, v) in &s.headers {
         headers.insert(k.to_ascii_lowercase(), json!(v));
     }
-    let now = now_ms();
-    let event = json!({
+    json!({
         "version": "2.0",
         "routeKey": format!("POST {}", s.path),
         "rawPath": s.path,
@@ -131,7 +159,5 @@ pub fn print_apigw(file: &str) -> anyhow::Result<()> {
         },
         "body": s.body,
         "isBase64Encoded": false
-    });
-    println!("{}", serde_json::to_string_pretty(&event)?);
-    Ok(())
+    })
 }

@@ -157,8 +157,10 @@ async fn away_then_available_set_the_inbox_and_the_store() {
     let a = answers(&e, "away").await;
     assert_eq!(
         a,
-        vec![json!({"response_type": "ephemeral", "replace_original": true,
-                    "text": "You are now *away* in the HubSpot inbox."})]
+        vec![
+            json!({"response_type": "ephemeral", "replace_original": true,
+                    "text": "You are now *away* in the HubSpot inbox."})
+        ]
     );
     // The agent was matched by email and is kept mapped.
     assert_eq!(

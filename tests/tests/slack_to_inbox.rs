@@ -179,7 +179,10 @@ async fn a_thread_reply_is_sent_to_the_visitor_as_the_agent_and_not_echoed() {
     notified(&e, None).await;
     let text = "Thanks <@U0OTHER01>, see <https://example.com|our docs> for Q&amp;A";
     let r = e
-        .post_event(&envelope("Ev0REPLY01", reply(AGENT, text, "1700000100.000100")))
+        .post_event(&envelope(
+            "Ev0REPLY01",
+            reply(AGENT, text, "1700000100.000100"),
+        ))
         .await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "");
@@ -413,7 +416,11 @@ async fn claim_by_the_assignee_links_them_and_refreshes_the_card() {
     let url = response_url(&e.slack, "claim");
     let started = std::time::Instant::now();
     let r = e
-        .post_slack("/slack/interactions", FORM, &click(AGENT, claim_action(), &url))
+        .post_slack(
+            "/slack/interactions",
+            FORM,
+            &click(AGENT, claim_action(), &url),
+        )
         .await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "");
@@ -539,7 +546,10 @@ async fn reply_in_inbox_click_is_only_acknowledged() {
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "");
     e.drain().await;
-    assert_eq!(e.slack.received_requests().await.unwrap().len(), slack_before);
+    assert_eq!(
+        e.slack.received_requests().await.unwrap().len(),
+        slack_before
+    );
     assert_eq!(
         e.hubspot.received_requests().await.unwrap().len(),
         hubspot_before
@@ -565,7 +575,9 @@ async fn inbox_errors_are_retried_until_the_reply_is_sent() {
     e.drain().await;
     let posts = posts_to_inbox(&e).await;
     assert_eq!(posts.len(), 3, "503, 503, 201");
-    assert!(posts.iter().all(|p| *p == expected_post("third time lucky")));
+    assert!(posts
+        .iter()
+        .all(|p| *p == expected_post("third time lucky")));
     assert_eq!(sent_by_us(&e).len(), 1);
     assert!(e.slack_calls("chat.postEphemeral").await.is_empty());
     assert!(e
@@ -663,7 +675,10 @@ async fn uninstall_deactivates_and_replies_reach_nobody() {
     assert_eq!(r.status().as_u16(), 200);
     e.drain().await;
     assert!(posts_to_inbox(&e).await.is_empty());
-    assert_eq!(e.slack.received_requests().await.unwrap().len(), slack_before);
+    assert_eq!(
+        e.slack.received_requests().await.unwrap().len(),
+        slack_before
+    );
     assert_eq!(
         e.hubspot.received_requests().await.unwrap().len(),
         hubspot_before

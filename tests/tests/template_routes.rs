@@ -22,7 +22,9 @@ fn template_routes(t: &str) -> BTreeSet<(String, String, String)> {
         }
     }
     for b in blocks {
-        let Some(binary) = b.iter().find_map(|l| l.strip_prefix("Binary: ")) else { continue };
+        let Some(binary) = b.iter().find_map(|l| l.strip_prefix("Binary: ")) else {
+            continue;
+        };
         let mut path = None;
         for l in &b {
             if let Some(p) = l.strip_prefix("Path: ") {
@@ -42,7 +44,13 @@ fn template_routes(t: &str) -> BTreeSet<(String, String, String)> {
 fn template_routes_match_the_runner() {
     let expected: BTreeSet<_> = shared::routes::routes()
         .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string(), r.function.to_string()))
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                r.function.to_string(),
+            )
+        })
         .collect();
     assert_eq!(template_routes(&template()), expected);
 }
@@ -53,6 +61,9 @@ fn every_function_crate_is_in_the_template() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(t.contains(&format!("Binary: {name}")), "functions/{name} is not deployed by template.yaml");
+        assert!(
+            t.contains(&format!("Binary: {name}")),
+            "functions/{name} is not deployed by template.yaml"
+        );
     }
 }
