@@ -15,7 +15,12 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 # Tests must not inherit a developer's settings.
 unset TABLE_NAME PUBLIC_BASE_URL SLACK_API_URL HUBSPOT_API_URL SECRET_ARN QUEUE_URL || true
 
-cleanup() { scripts/moto.sh stop >/dev/null 2>&1 || true; }
+# Stop moto at the end only if this run started it (another run may be using it).
+started_moto=0
+if ! curl -s -o /dev/null --max-time 2 "${DYNAMODB_ENDPOINT}/moto-api/"; then
+  started_moto=1
+fi
+cleanup() { [[ $started_moto == 1 ]] && scripts/moto.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 echo "==> starting moto (DynamoDB-compatible server) on ${DYNAMODB_ENDPOINT}"

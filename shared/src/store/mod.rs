@@ -7,6 +7,7 @@
 //! The typed access patterns (installs, thread mappings, users, ...) live in `records`, written
 //! once over the trait, so both implementations hold exactly the same items.
 
+pub mod counting;
 pub mod dynamo;
 pub mod embedded;
 
