@@ -266,7 +266,14 @@ pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
                 tracing::warn!(job = job.kind(), conversation = job.conversation_id().as_deref().unwrap_or(""), attempt = receives, reason = %reason, "job failed, will be retried");
                 failures.push(failure(&id));
             }
+            Err(e @ JobError::Retry { .. }) => {
+                // Out of retries: keep it in the table (with its conversation) and let SQS
+                // move it to the dead-letter queue, whose alarm tells the operator.
+                dead_letter(app, &job, &e.to_string()).await;
+                failures.push(failure(&id));
+            }
             Err(e) => {
+                // Will never succeed: kept in the table; retrying would only repeat it.
                 dead_letter(app, &job, &e.to_string()).await;
             }
         }

@@ -124,3 +124,29 @@ async fn a_function_serves_only_its_own_routes() {
     let resp = shared::routes::handle_for(&e.runner.app, "chat-webhook", req).await;
     assert_eq!(resp.status.as_u16(), 404);
 }
+
+#[tokio::test]
+async fn committed_api_gateway_events_are_valid_lambda_http_requests() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/apigw");
+    let mut n = 0;
+    for route in std::fs::read_dir(root).expect("events/apigw") {
+        for f in std::fs::read_dir(route.unwrap().path()).unwrap() {
+            let f = f.unwrap().path();
+            let text = std::fs::read_to_string(&f).unwrap();
+            let req = lambda_http::request::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let req = shared::lambda::from_lambda(req);
+            assert!(
+                shared::routes::routes()
+                    .iter()
+                    .any(|r| r.path == req.path && r.method == req.method),
+                "{}: no route {} {}",
+                f.display(),
+                req.method,
+                req.path
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 25, "{n}");
+}
