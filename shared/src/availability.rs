@@ -36,6 +36,20 @@ pub async fn acknowledge(app: &App, cmd: &SlashCommand) -> Value {
         tracing::info!(team = %cmd.team_id, command = %cmd.command, "unknown command or arguments; usage shown");
         return ephemeral(USAGE);
     };
+    match app.records.install_for_team(&cmd.team_id).await {
+        Ok(Some(i)) if i.status != crate::domain::InstallStatus::Inactive => {}
+        Ok(_) => {
+            return ephemeral(
+                "This Slack workspace is not connected to a HubSpot inbox. Nothing changed.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(team = %cmd.team_id, error = %e, "store unavailable");
+            return ephemeral(
+                "Sorry, that could not be done right now. Nothing changed; try again in a minute.",
+            );
+        }
+    }
     let job = Job::SlashCommand {
         team_id: cmd.team_id.clone(),
         user_id: cmd.user_id.clone(),

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::domain::{Install, InstallStatus, UserMap};
-use crate::hubspot::{DeliveryIdentifier, OutgoingMessage, Participant};
+use crate::hubspot::{OutgoingMessage, Participant};
 use crate::notify::{hubspot_failure, hubspot_token, inbox_link, parse_claim_value, slack_failure};
 use crate::queue::JobError;
 use crate::secret::Secret;
@@ -196,17 +196,7 @@ pub async fn deliver_reply(
         .senders
         .iter()
         .filter(|s| s.actor_id.is_some())
-        .map(|s| Participant {
-            actor_id: s.actor_id.clone(),
-            name: None,
-            delivery_identifier: None,
-            delivery_identifiers: s
-                .delivery_identifier
-                .clone()
-                .into_iter()
-                .chain(s.delivery_identifiers.clone())
-                .collect::<Vec<DeliveryIdentifier>>(),
-        })
+        .map(Participant::as_recipient)
         .collect();
     let msg = OutgoingMessage {
         type_: "MESSAGE".into(),
@@ -282,6 +272,7 @@ pub async fn claim(
         return Ok(());
     };
     let Some((install, bot, hs)) = live_install(app, team).await? else {
+        respond("This Slack workspace is no longer connected to the HubSpot inbox, so nothing was claimed.".into()).await;
         return Ok(());
     };
     if install.portal_id != portal {

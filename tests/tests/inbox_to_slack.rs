@@ -476,3 +476,37 @@ async fn long_visitor_text_is_cut_with_a_link() {
     assert!(reply[0].chars().count() <= 3000);
     assert!(reply[0].contains("read the whole message in the inbox"));
 }
+
+#[tokio::test]
+async fn attachments_appear_as_links_with_their_names_and_cannot_forge_links() {
+    let e = env().await;
+    let mut m2 = message_json("m2", 2, "INCOMING", "see attached");
+    m2["attachments"] = json!([
+        {"type": "FILE", "name": "invoice.pdf", "url": "https://files.example.com/invoice.pdf"},
+        {"type": "FILE", "name": "x|<!channel>", "url": "https://evil.example.com/a|<!here>"}
+    ]);
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi"), m2],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    let reply = posts_in_thread(&posts, "1700000001.000001");
+    assert_eq!(reply.len(), 1);
+    assert!(
+        reply[0].contains("<https://files.example.com/invoice.pdf|invoice.pdf>"),
+        "{}",
+        reply[0]
+    );
+    assert!(
+        !reply[0].contains("<!channel>") && !reply[0].contains("<!here>"),
+        "{}",
+        reply[0]
+    );
+    assert!(
+        !reply[0].contains("https://evil.example.com"),
+        "{}",
+        reply[0]
+    );
+}
