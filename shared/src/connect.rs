@@ -1,35 +1,955 @@
-//! Installing by OAuth (Slack OAuth v2, HubSpot OAuth) and the pages an admin sees.
-//! Not built yet: until it is, these routes say so plainly and point at single-workspace
-//! mode, which is how an install is defined without OAuth (see the README).
+//! Installing by OAuth, and disconnecting.
+//!
+//! The chain an inbox admin follows:
+//!
+//! 1. `GET /slack/install`: the install page (what happens, a link to start).
+//! 2. `GET /hubspot/install`: with a HubSpot public app (`HUBSPOT_CLIENT_ID`), a redirect to
+//!    HubSpot's consent page with the scopes of contracts/hubspot.md; in private-app mode
+//!    (`HUBSPOT_PORTAL_ID` + `HUBSPOT_ACCESS_TOKEN`) straight on to step 4.
+//! 3. `GET /hubspot/oauth/callback`: the code is exchanged for tokens, and the portal is
+//!    known (`hub_id`). The tokens wait, encrypted, on the Slack step's state item.
+//! 4. A redirect to Slack's OAuth v2 consent page (bot scopes of `SLACK_BOT_SCOPES`, which
+//!    include `incoming-webhook` so Slack shows its channel picker).
+//! 5. `GET /slack/oauth/callback`: `oauth.v2.access`, the channel checked (and joined when
+//!    public), the install written (tokens encrypted by `records`), the success page.
+//!
+//! Every `state` is `v1.<provider>.<nonce>.<portal>.<expires_at>.<hmac>`: signed with a key
+//! derived from `TOKEN_ENCRYPTION_KEY` (so a forged or altered one is refused without a
+//! store read), bound to the portal (the Slack step's), expiring after 10 minutes, and
+//! single use (the nonce's `STATE#` item is consumed by a conditional delete).
 
 use http::StatusCode;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
+use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus, OAuthState};
 use crate::http::{Request, Response};
+use crate::queue::{Job, JobError};
 use crate::routes::Route;
+use crate::secret::Secret;
+use crate::slack::SlackError;
 
-pub async fn handle(_app: &App, route: Route, _req: &Request) -> Response {
-    tracing::info!(route = ?route, "OAuth route called; OAuth installs are not available in this build");
-    Response::html(
-        StatusCode::NOT_IMPLEMENTED,
-        page(
-            "Install by OAuth is not available yet",
-            "This deployment is set up in single-workspace mode: the HubSpot portal, the Slack workspace and the channel come from its settings. Ask the operator to fill HUBSPOT_PORTAL_ID, HUBSPOT_ACCESS_TOKEN, SLACK_TEAM_ID, SLACK_BOT_TOKEN and SLACK_CHANNEL_ID in the bundle's secret.",
+/// The bot scopes asked for at install: those of contracts/slack.md "App manifest", plus
+/// `incoming-webhook`, which makes Slack's consent page show its channel picker (the
+/// webhook itself is not used). manifest.json declares the same list (a test checks).
+pub const SLACK_BOT_SCOPES: &[&str] = &[
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "channels:read",
+    "groups:read",
+    "channels:join",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "users:read.email",
+    "incoming-webhook",
+];
+
+/// HubSpot scopes (contracts/hubspot.md, "OAuth"): the inbox, owners, contacts, and the
+/// users object for availability.
+pub const HUBSPOT_SCOPES: &[&str] = &[
+    "conversations.read",
+    "conversations.write",
+    "crm.objects.owners.read",
+    "crm.objects.contacts.read",
+    "crm.objects.users.read",
+    "crm.objects.users.write",
+];
+
+/// How long an install link (a `state`) stays valid.
+pub const STATE_TTL_SECS: i64 = 600;
+pub const PROVIDER_HUBSPOT: &str = "hubspot";
+pub const PROVIDER_SLACK: &str = "slack";
+
+pub async fn handle(app: &App, route: Route, req: &Request) -> Response {
+    match route {
+        Route::SlackInstall => install_page(app),
+        Route::HubSpotInstall => hubspot_install(app).await,
+        Route::HubSpotOAuthCallback => hubspot_callback(app, req).await,
+        Route::SlackOAuthCallback => slack_callback(app, req).await,
+        other => {
+            tracing::error!(route = ?other, "not an OAuth route");
+            Page::new(StatusCode::NOT_FOUND, "Page not found").render()
+        }
+    }
+}
+
+// ------------------------------------------------------------------ configuration ----
+
+/// How the HubSpot side is reached, when OAuth installs are possible at all.
+enum HubSpotMode<'a> {
+    PublicApp {
+        client_id: &'a str,
+    },
+    PrivateApp {
+        portal_id: &'a str,
+        token: &'a Secret,
+    },
+}
+
+struct Configured<'a> {
+    slack_client_id: &'a str,
+    slack_client_secret: &'a Secret,
+    hubspot: HubSpotMode<'a>,
+}
+
+/// What OAuth needs, or the names of the missing settings.
+fn configured(app: &App) -> Result<Configured<'_>, Vec<&'static str>> {
+    let s = &app.settings;
+    let hubspot = match (&s.hubspot_client_id, &s.private_app) {
+        (Some(client_id), _) => Some(HubSpotMode::PublicApp { client_id }),
+        (None, Some(p)) => Some(HubSpotMode::PrivateApp {
+            portal_id: &p.portal_id,
+            token: &p.token,
+        }),
+        (None, None) => None,
+    };
+    match (&s.slack_client_id, &s.slack_client_secret, hubspot) {
+        (Some(id), Some(secret), Some(hubspot)) => Ok(Configured {
+            slack_client_id: id,
+            slack_client_secret: secret,
+            hubspot,
+        }),
+        (id, _, hubspot) => {
+            let mut missing = vec![];
+            if id.is_none() {
+                missing
+                    .push("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (the Slack app's credentials)");
+            }
+            if hubspot.is_none() {
+                missing.push("HUBSPOT_CLIENT_ID (a HubSpot public app), or HUBSPOT_PORTAL_ID with HUBSPOT_ACCESS_TOKEN (a private app)");
+            }
+            Err(missing)
+        }
+    }
+}
+
+fn not_configured(app: &App, missing: &[&str]) -> Response {
+    tracing::warn!(missing = %missing.join("; "), "OAuth install asked for but not configured");
+    let mut p = Page::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Installing is not set up on this deployment",
+    )
+    .text(
+        "The operator of this deployment has not configured installing by OAuth. Missing settings:",
+    )
+    .list(missing.iter().map(|m| m.to_string()).collect());
+    if app.settings.single_workspace.is_some() {
+        p = p.text("This deployment runs in single-workspace mode: its HubSpot portal, Slack workspace and channel come from its settings, and it is already connected.");
+    }
+    p.text("Ask the operator to add these settings to the bundle's secret (see the README, \"Connecting by OAuth\").")
+        .render()
+}
+
+fn redirect_uri(app: &App, path: &str) -> String {
+    format!("{}{path}", app.settings.public_base_url)
+}
+
+/// Query-string values: everything but unreserved characters percent-encoded (spaces as
+/// `%20`, which HubSpot's space-separated `scope` expects).
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    let q: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY)))
+        .collect();
+    format!("{base}?{}", q.join("&"))
+}
+
+// --------------------------------------------------------------------------- state ----
+
+/// Why a `state` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateProblem {
+    /// Not ours, altered, or for another step.
+    Forged,
+    Expired,
+    /// Already used (or never issued with a valid signature, which `Forged` catches first).
+    Used,
+}
+
+fn state_mac(key: &Secret, payload: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    // HMAC takes keys of any length: new_from_slice cannot fail here.
+    match <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(payload.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The signed `state` text. `portal` is None before the portal is known (HubSpot step).
+pub fn encode_state(
+    key: &Secret,
+    provider: &str,
+    nonce: &str,
+    portal: Option<&str>,
+    expires_at: i64,
+) -> String {
+    let payload = format!(
+        "v1.{provider}.{nonce}.{}.{expires_at}",
+        portal.unwrap_or("-")
+    );
+    let mac = state_mac(key, &payload);
+    format!("{payload}.{mac}")
+}
+
+/// Checks the signature, the step and the expiry (no store access): (nonce, portal).
+pub fn decode_state(
+    key: &Secret,
+    text: &str,
+    provider: &str,
+    now: i64,
+) -> Result<(String, Option<String>), StateProblem> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let [v, prov, nonce, portal, exp, mac] = parts.as_slice() else {
+        return Err(StateProblem::Forged);
+    };
+    let payload = format!("{v}.{prov}.{nonce}.{portal}.{exp}");
+    let expected = state_mac(key, &payload);
+    if expected.is_empty() || !crate::verify::constant_time_eq(expected.as_bytes(), mac.as_bytes())
+    {
+        return Err(StateProblem::Forged);
+    }
+    if *v != "v1" || *prov != provider {
+        return Err(StateProblem::Forged);
+    }
+    let expires_at: i64 = exp.parse().map_err(|_| StateProblem::Forged)?;
+    if expires_at < now {
+        return Err(StateProblem::Expired);
+    }
+    let portal = (*portal != "-").then(|| portal.to_string());
+    Ok((nonce.to_string(), portal))
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+/// Issues a state (and its single-use item, carrying `auth` for the Slack step).
+async fn new_state(
+    app: &App,
+    provider: &str,
+    portal: Option<&str>,
+    auth: Option<&HubSpotAuth>,
+) -> Result<String, crate::store::StoreError> {
+    let nonce = random_hex(16);
+    let expires_at = app.clock.now_secs() + STATE_TTL_SECS;
+    app.records
+        .put_oauth_state_with_auth(
+            &OAuthState {
+                nonce: nonce.clone(),
+                portal_id: portal.map(str::to_string),
+                provider: provider.to_string(),
+                expires_at,
+            },
+            auth,
+        )
+        .await?;
+    Ok(encode_state(
+        &app.settings.oauth_state_key,
+        provider,
+        &nonce,
+        portal,
+        expires_at,
+    ))
+}
+
+/// Consumes a state: (portal, pending HubSpot credentials), or the page saying why not.
+async fn consume_state(
+    app: &App,
+    provider: &str,
+    text: &str,
+) -> Result<(Option<String>, Option<HubSpotAuth>), Response> {
+    let now = app.clock.now_secs();
+    let (nonce, portal) = decode_state(&app.settings.oauth_state_key, text, provider, now)
+        .map_err(|p| state_refused(app, provider, p))?;
+    let taken = app
+        .records
+        .take_oauth_state_with_auth(&nonce, now)
+        .await
+        .map_err(|e| store_failed(app, e))?;
+    let Some((st, auth)) = taken else {
+        return Err(state_refused(app, provider, StateProblem::Used));
+    };
+    if st.provider != provider || st.portal_id != portal {
+        return Err(state_refused(app, provider, StateProblem::Forged));
+    }
+    Ok((portal, auth))
+}
+
+fn state_refused(app: &App, provider: &str, problem: StateProblem) -> Response {
+    tracing::warn!(provider, problem = ?problem, "OAuth callback refused: bad state");
+    let (title, text) = match problem {
+        StateProblem::Forged => (
+            "This install link is not valid",
+            "The link you followed was not issued by this app, or it was changed on the way. Nothing was connected.",
         ),
+        StateProblem::Expired => (
+            "This install link has expired",
+            "Install links are valid for 10 minutes. Nothing was connected.",
+        ),
+        StateProblem::Used => (
+            "This install link was already used",
+            "Each install link works once. If the install did not finish, nothing was connected.",
+        ),
+    };
+    Page::new(StatusCode::BAD_REQUEST, title)
+        .text(text)
+        .start_again(app)
+        .render()
+}
+
+fn store_failed(app: &App, e: crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "store unavailable during an install");
+    Page::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The install could not be finished",
+    )
+    .text("The app could not save the connection just now. Nothing was connected; please try again in a minute.")
+    .start_again(app)
+    .render()
+}
+
+// -------------------------------------------------------------------------- routes ----
+
+fn install_page(app: &App) -> Response {
+    let c = match configured(app) {
+        Ok(c) => c,
+        Err(missing) => return not_configured(app, &missing),
+    };
+    let first = match c.hubspot {
+        HubSpotMode::PublicApp { .. } => "Allow the app in HubSpot: sign in and choose the portal whose inbox you want in Slack.".to_string(),
+        HubSpotMode::PrivateApp { portal_id, .. } => format!("HubSpot: this deployment reaches portal {portal_id} with its private app, so there is nothing to allow there."),
+    };
+    Page::new(StatusCode::OK, "Connect your HubSpot inbox to Slack")
+        .text("New website chats from the HubSpot inbox are posted to a Slack channel, and agents answer them from the message's thread.")
+        .steps(vec![
+            first,
+            "Add the app to your Slack workspace and pick the channel for chat notifications. A public channel is joined automatically; for a private one, invite the app afterwards.".into(),
+            "Later, open the app's Home tab in Slack to change the channel, turn notifications off and on, or disconnect.".into(),
+        ])
+        .text("You need to be an admin of the HubSpot portal and allowed to add apps to the Slack workspace. Each step's link is valid for 10 minutes.")
+        .link(
+            &format!("{}/hubspot/install", app.settings.public_base_url),
+            "Start connecting",
+        )
+        .render()
+}
+
+async fn hubspot_install(app: &App) -> Response {
+    let c = match configured(app) {
+        Ok(c) => c,
+        Err(missing) => return not_configured(app, &missing),
+    };
+    match c.hubspot {
+        HubSpotMode::PublicApp { client_id } => {
+            let state = match new_state(app, PROVIDER_HUBSPOT, None, None).await {
+                Ok(s) => s,
+                Err(e) => return store_failed(app, e),
+            };
+            let scope = HUBSPOT_SCOPES.join(" ");
+            let redirect = redirect_uri(app, "/hubspot/oauth/callback");
+            // contracts/hubspot.md, "OAuth": the authorize URL and its parameters.
+            let url = with_query(
+                &format!("{}/oauth/authorize", app.settings.hubspot_app_url),
+                &[
+                    ("client_id", client_id),
+                    ("redirect_uri", &redirect),
+                    ("scope", &scope),
+                    ("state", &state),
+                ],
+            );
+            tracing::info!("install started: to HubSpot's consent page");
+            redirect_to(&url)
+        }
+        HubSpotMode::PrivateApp { portal_id, token } => {
+            if let Some(r) = single_workspace_conflict(app, portal_id) {
+                return r;
+            }
+            let auth = HubSpotAuth::PrivateApp {
+                token: token.clone(),
+            };
+            to_slack(app, &c, portal_id, &auth).await
+        }
+    }
+}
+
+/// Step 4: the redirect to Slack's consent page, with the HubSpot side waiting on the state.
+async fn to_slack(app: &App, c: &Configured<'_>, portal: &str, auth: &HubSpotAuth) -> Response {
+    let state = match new_state(app, PROVIDER_SLACK, Some(portal), Some(auth)).await {
+        Ok(s) => s,
+        Err(e) => return store_failed(app, e),
+    };
+    let redirect = redirect_uri(app, "/slack/oauth/callback");
+    let scope = SLACK_BOT_SCOPES.join(",");
+    let url = with_query(
+        &app.settings.slack_oauth_url,
+        &[
+            ("client_id", c.slack_client_id),
+            ("scope", &scope),
+            ("redirect_uri", &redirect),
+            ("state", &state),
+        ],
+    );
+    tracing::info!(portal, "install continues: to Slack's consent page");
+    redirect_to(&url)
+}
+
+fn single_workspace_conflict(app: &App, portal: &str) -> Option<Response> {
+    let sw = app.settings.single_workspace.as_ref()?;
+    if sw.portal_id != portal {
+        return None;
+    }
+    tracing::warn!(
+        portal,
+        "OAuth install refused: the portal is the single-workspace one"
+    );
+    Some(
+        Page::new(StatusCode::CONFLICT, "This portal is already connected")
+            .text(&format!("HubSpot portal {portal} is connected by this deployment's own settings (single-workspace mode), so it cannot also be installed here. Nothing was changed."))
+            .render(),
     )
 }
 
-/// A small accessible HTML page.
-pub fn page(title: &str, body: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
+/// The consent was not given (`error=access_denied`) or the provider reported another error.
+async fn denied(app: &App, provider: &str, error: &str, state: Option<&String>) -> Response {
+    // Spend the state, so the pending HubSpot tokens (Slack step) leave the table now.
+    if let Some(state) = state {
+        let _ = consume_state(app, provider, state).await;
+    }
+    let who = if provider == PROVIDER_SLACK {
+        "Slack"
+    } else {
+        "HubSpot"
     };
+    tracing::info!(
+        provider,
+        error,
+        "install not allowed by the user or the provider"
+    );
+    let (title, text) = if error == "access_denied" {
+        (
+            "The app was not allowed".to_string(),
+            format!("You chose not to allow the app in {who}, so nothing was connected and nothing was kept."),
+        )
+    } else {
+        (
+            "The install did not finish".to_string(),
+            format!("{who} ended the install with the error \"{error}\". Nothing was connected."),
+        )
+    };
+    Page::new(StatusCode::FORBIDDEN, &title)
+        .text(&text)
+        .start_again(app)
+        .render()
+}
+
+fn bad_link(app: &App) -> Response {
+    Page::new(StatusCode::BAD_REQUEST, "This page needs an install link")
+        .text("This address is where HubSpot and Slack send you back during an install; opened on its own it does nothing.")
+        .start_again(app)
+        .render()
+}
+
+fn exchange_failed(app: &App, who: &str, reason: &str) -> Response {
+    tracing::error!(provider = who, reason, "OAuth code exchange failed");
+    Page::new(StatusCode::BAD_GATEWAY, "The install could not be finished")
+        .text(&format!(
+            "{who} did not complete the connection ({reason}). Nothing was connected."
+        ))
+        .start_again(app)
+        .render()
+}
+
+async fn hubspot_callback(app: &App, req: &Request) -> Response {
+    let c = match configured(app) {
+        Ok(c) => c,
+        Err(missing) => return not_configured(app, &missing),
+    };
+    let HubSpotMode::PublicApp { client_id } = c.hubspot else {
+        return not_configured(app, &["HUBSPOT_CLIENT_ID (a HubSpot public app)"]);
+    };
+    let q = req.query_params();
+    if let Some(error) = q.get("error") {
+        return denied(app, PROVIDER_HUBSPOT, error, q.get("state")).await;
+    }
+    let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
+        return bad_link(app);
+    };
+    if let Err(r) = consume_state(app, PROVIDER_HUBSPOT, state).await {
+        return r;
+    }
+    let redirect = redirect_uri(app, "/hubspot/oauth/callback");
+    let tokens = match app
+        .hubspot
+        .exchange_code(
+            client_id,
+            &app.settings.hubspot_client_secret,
+            &redirect,
+            code,
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return exchange_failed(app, "HubSpot", &e.to_string()),
+    };
+    let portal = match tokens.hub_id.clone() {
+        Some(p) => p,
+        None => match app.hubspot.token_hub_id(&tokens.access_token).await {
+            Ok(p) => p,
+            Err(e) => return exchange_failed(app, "HubSpot", &e.to_string()),
+        },
+    };
+    if let Some(r) = single_workspace_conflict(app, &portal) {
+        return r;
+    }
+    let auth = HubSpotAuth::OAuth {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_at: app.clock.now_secs() + tokens.expires_in,
+    };
+    tracing::info!(portal = %portal, "HubSpot allowed the app");
+    to_slack(app, &c, &portal, &auth).await
+}
+
+async fn slack_callback(app: &App, req: &Request) -> Response {
+    let c = match configured(app) {
+        Ok(c) => c,
+        Err(missing) => return not_configured(app, &missing),
+    };
+    let q = req.query_params();
+    if let Some(error) = q.get("error") {
+        return denied(app, PROVIDER_SLACK, error, q.get("state")).await;
+    }
+    let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
+        return bad_link(app);
+    };
+    let (portal, auth) = match consume_state(app, PROVIDER_SLACK, state).await {
+        Ok((Some(p), Some(a))) => (p, a),
+        Ok(_) => return state_refused(app, PROVIDER_SLACK, StateProblem::Forged),
+        Err(r) => return r,
+    };
+    let redirect = redirect_uri(app, "/slack/oauth/callback");
+    let oauth = match app
+        .slack
+        .oauth_v2_access(c.slack_client_id, c.slack_client_secret, code, &redirect)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return exchange_failed(app, "Slack", &e.to_string()),
+    };
+    let team = oauth.team_id.clone();
+    // One Slack workspace feeds from one portal (the TEAM# pointer).
+    match app.records.install_for_team(&team).await {
+        Ok(Some(other)) if other.portal_id != portal && other.status != InstallStatus::Inactive => {
+            tracing::warn!(portal = %portal, team = %team, other = %other.portal_id, "install refused: the workspace is connected to another portal");
+            return Page::new(StatusCode::CONFLICT, "This Slack workspace is already connected")
+                .text(&format!("The workspace {} is connected to HubSpot portal {}. Disconnect it first from the app's Home tab in Slack, then install again. Nothing was changed.", display_team(&oauth.team_name, &team), other.portal_id))
+                .render();
+        }
+        Ok(Some(other)) if other.portal_id != portal => {
+            // An uninstalled (inactive) install of another portal in this workspace: gone.
+            if let Err(e) = app.records.delete_portal_data(&other.portal_id).await {
+                return store_failed(app, e);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return store_failed(app, e),
+    }
+    let previous = match app.records.get_install(&portal).await {
+        Ok(p) => p,
+        Err(e) => return store_failed(app, e),
+    };
+    if let Some(r) = previous
+        .as_ref()
+        .filter(|p| p.source == InstallSource::Settings)
+        .and_then(|_| single_workspace_conflict(app, &portal))
+    {
+        return r;
+    }
+    // Reconnecting the same workspace keeps its conversations; anything else starts clean.
+    let keep = previous
+        .clone()
+        .filter(|p| p.team_id == team && p.status != InstallStatus::Inactive);
+    if let Some(prev) = previous.as_ref().filter(|_| keep.is_none()) {
+        if prev.team_id != team {
+            if let Some(old) = &prev.bot_token {
+                if let Err(e) = app.slack.auth_revoke(old).await {
+                    tracing::warn!(portal = %portal, error = %e, "old workspace's token not revoked");
+                }
+            }
+        }
+        match app.records.delete_portal_data(&portal).await {
+            Ok(n) => {
+                tracing::info!(portal = %portal, items = n, "previous install removed before reinstalling")
+            }
+            Err(e) => return store_failed(app, e),
+        }
+    }
+    let now = app.clock.now_secs();
+    let mut install = Install {
+        portal_id: portal.clone(),
+        team_id: team.clone(),
+        channel_id: keep.as_ref().and_then(|k| k.channel_id.clone()),
+        pending_channel_id: None,
+        notifications_on: keep.as_ref().is_none_or(|k| k.notifications_on),
+        bot_token: Some(oauth.access_token.clone()),
+        bot_user_id: Some(oauth.bot_user_id.clone()).filter(|b| !b.is_empty()),
+        hubspot: Some(auth),
+        status: InstallStatus::Active,
+        source: InstallSource::OAuth,
+        installer_user_id: Some(oauth.authed_user_id.clone()).filter(|u| !u.is_empty()),
+        last_delivery_at: keep.as_ref().and_then(|k| k.last_delivery_at),
+        last_error: None,
+        created_at: keep.as_ref().map_or(now, |k| k.created_at),
+    };
+    // The channel picked on Slack's consent page (incoming-webhook), checked before it is
+    // saved.
+    let picked = oauth.incoming_webhook_channel_id.clone();
+    let check = match &picked {
+        Some(ch) => Some(check_channel(app, &oauth.access_token, ch).await),
+        None => None,
+    };
+    match (&picked, &check) {
+        (Some(ch), Some(ChannelCheck::Ready { .. })) => install.channel_id = Some(ch.clone()),
+        (Some(ch), Some(ChannelCheck::NeedsInvite)) => {
+            install.pending_channel_id = Some(ch.clone())
+        }
+        (None, _) => {
+            install.pending_channel_id = keep.as_ref().and_then(|k| k.pending_channel_id.clone())
+        }
+        _ => {}
+    }
+    if let Err(e) = app.records.put_install(&install).await {
+        return store_failed(app, e);
+    }
+    tracing::info!(portal = %portal, team = %team, channel = install.channel_id.as_deref().unwrap_or(""), pending_channel = install.pending_channel_id.as_deref().unwrap_or(""), installer = install.installer_user_id.as_deref().unwrap_or(""), "installed");
+    if let Some(user) = &install.installer_user_id {
+        let job = Job::PublishHome {
+            team_id: team.clone(),
+            user_id: user.clone(),
+        };
+        let key = format!("install:{team}:{user}:{now}");
+        if let Err(e) = app.queue.enqueue(job, &key).await {
+            tracing::warn!(team = %team, error = %e, "home tab not queued; it is published when opened");
+        }
+    }
+    success_page(&install, &oauth.team_name, &oauth.app_id, picked, check)
+}
+
+fn display_team(name: &str, id: &str) -> String {
+    if name.is_empty() {
+        id.to_string()
+    } else {
+        format!("\"{name}\"")
+    }
+}
+
+fn success_page(
+    install: &Install,
+    team_name: &str,
+    app_id: &str,
+    picked: Option<String>,
+    check: Option<ChannelCheck>,
+) -> Response {
+    let team = &install.team_id;
+    let mut p = Page::new(StatusCode::OK, "HubSpot and Slack are connected").text(&format!(
+        "HubSpot portal {} is connected to the Slack workspace {}.",
+        install.portal_id,
+        display_team(team_name, team)
+    ));
+    let open_channel =
+        |ch: &str| format!("https://slack.com/app_redirect?team={team}&channel={ch}");
+    p = match (picked, check) {
+        (Some(_), Some(ChannelCheck::Ready { name })) => p.text(&format!(
+            "New live chats will be posted to #{name}. Agents answer a chat by replying in its message's thread."
+        )),
+        (Some(ch), Some(ChannelCheck::NeedsInvite)) => p
+            .text("One more step: the channel you picked is private, and the app is not in it yet. In that channel, type /invite and add the app. Notifications start as soon as the app is in the channel.")
+            .link(&open_channel(&ch), "Open the channel in Slack"),
+        (Some(_), Some(ChannelCheck::Archived)) => p.text(
+            "The channel you picked is archived, so no channel is set yet. Pick one in the app's Home tab in Slack.",
+        ),
+        (Some(_), Some(ChannelCheck::Failed(e))) => {
+            tracing::warn!(portal = %install.portal_id, error = %e, "picked channel could not be checked");
+            p.text("The channel you picked could not be checked just now, so no channel is set yet. Pick one in the app's Home tab in Slack.")
+        }
+        _ => match &install.channel_id {
+            Some(ch) => p.text(&format!("Notifications keep going to the channel they went to before ({ch}).")),
+            None => p.text("No channel was picked. Pick the channel for notifications in the app's Home tab in Slack."),
+        },
+    };
+    p = p.text("To change the channel, turn notifications off and on, or disconnect, open the app's Home tab in Slack.");
+    if !app_id.is_empty() {
+        p = p.link(
+            &format!("https://slack.com/app_redirect?app={app_id}&team={team}"),
+            "Open the app in Slack",
+        );
+    }
+    p.render()
+}
+
+// ------------------------------------------------------------------------ channels ----
+
+/// Whether the app can post in a channel an admin picked.
+#[derive(Debug)]
+pub enum ChannelCheck {
+    /// The app is in the channel (joined now if it is public).
+    Ready {
+        name: String,
+    },
+    /// A private channel the app is not in (Slack answers `channel_not_found` for those:
+    /// with `groups:read` a bot sees only the private channels it is in; the id came from
+    /// Slack's own picker, so the channel exists). The admin must invite the app.
+    NeedsInvite,
+    Archived,
+    Failed(SlackError),
+}
+
+/// Checks a picked channel: exists, not archived, the app a member (joining a public
+/// channel itself; `conversations.join` needs `channels:join`, contracts/slack.md).
+pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelCheck {
+    let info = match app.slack.conversation_info(bot, channel).await {
+        Ok(i) => i,
+        Err(e) if e.code() == Some("channel_not_found") => return ChannelCheck::NeedsInvite,
+        Err(e) => return ChannelCheck::Failed(e),
+    };
+    if info.is_archived {
+        return ChannelCheck::Archived;
+    }
+    if info.is_member {
+        return ChannelCheck::Ready { name: info.name };
+    }
+    if info.is_private {
+        return ChannelCheck::NeedsInvite;
+    }
+    match app.slack.join_conversation(bot, channel).await {
+        Ok(()) => {
+            tracing::info!(channel, "joined the public channel");
+            ChannelCheck::Ready { name: info.name }
+        }
+        Err(e) if e.code() == Some("is_archived") => ChannelCheck::Archived,
+        Err(e) if e.code() == Some("method_not_supported_for_channel_type") => {
+            ChannelCheck::NeedsInvite
+        }
+        Err(e) => ChannelCheck::Failed(e),
+    }
+}
+
+// ---------------------------------------------------------------------- disconnect ----
+
+/// Disconnects an install: revokes the Slack bot token (`auth.revoke`), then deletes every
+/// item of the portal (install and its tokens, team pointer, thread and message mappings,
+/// users, availability, dead letters), so nothing more is posted and a later install
+/// starts clean. A token Slack already considers gone is fine; a transient failure is
+/// retried before anything is deleted.
+pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), JobError> {
+    let portal = &install.portal_id;
+    if let Some(bot) = &install.bot_token {
+        match app.slack.auth_revoke(bot).await {
+            Ok(()) => {
+                tracing::info!(portal = %portal, team = %install.team_id, "slack token revoked")
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("token_revoked" | "invalid_auth" | "account_inactive" | "not_authed")
+                ) => {}
+            Err(e) if e.is_retryable() => {
+                return Err(JobError::retry(format!("auth.revoke: {e}")));
+            }
+            Err(e) => {
+                tracing::warn!(portal = %portal, error = %e, "slack token not revoked; deleting it anyway")
+            }
+        }
+    }
+    let n = app
+        .records
+        .delete_portal_data(portal)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    tracing::warn!(portal = %portal, team = %install.team_id, why, items = n, "disconnected: tokens and mappings deleted");
+    Ok(())
+}
+
+// --------------------------------------------------------------------------- pages ----
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn redirect_to(url: &str) -> Response {
+    Response::redirect(url)
+        .with_header("cache-control", "no-store")
+        .with_header("referrer-policy", "no-referrer")
+}
+
+/// A small accessible page: language, title, one `h1`, paragraphs, an ordered list of
+/// steps, links; no script; no caching; no referrer (callback URLs carry codes).
+struct Page {
+    status: StatusCode,
+    title: String,
+    parts: Vec<String>,
+}
+
+impl Page {
+    fn new(status: StatusCode, title: &str) -> Self {
+        Page {
+            status,
+            title: title.to_string(),
+            parts: vec![],
+        }
+    }
+    fn text(mut self, t: &str) -> Self {
+        self.parts.push(format!("<p>{}</p>", esc(t)));
+        self
+    }
+    fn steps(mut self, items: Vec<String>) -> Self {
+        let li: String = items
+            .iter()
+            .map(|i| format!("<li>{}</li>", esc(i)))
+            .collect();
+        self.parts.push(format!("<ol>{li}</ol>"));
+        self
+    }
+    fn list(mut self, items: Vec<String>) -> Self {
+        let li: String = items
+            .iter()
+            .map(|i| format!("<li>{}</li>", esc(i)))
+            .collect();
+        self.parts.push(format!("<ul>{li}</ul>"));
+        self
+    }
+    fn link(mut self, href: &str, text: &str) -> Self {
+        self.parts.push(format!(
+            "<p><a class=\"button\" href=\"{}\">{}</a></p>",
+            esc(href),
+            esc(text)
+        ));
+        self
+    }
+    fn start_again(self, app: &App) -> Self {
+        let url = format!("{}/slack/install", app.settings.public_base_url);
+        self.link(&url, "Start the install again")
+    }
+    fn render(self) -> Response {
+        Response::html(self.status, page_html(&self.title, &self.parts.concat()))
+            .with_header("cache-control", "no-store")
+            .with_header("referrer-policy", "no-referrer")
+            .with_header("x-content-type-options", "nosniff")
+            .with_header(
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            )
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.5;margin:0;padding:2rem 1rem;color:#1d1c1d;background:#fff}main{max-width:38rem;margin:0 auto}a{color:#1264a3}a.button{display:inline-block;margin-top:.5rem;padding:.6rem 1.1rem;background:#1264a3;color:#fff;border-radius:4px;text-decoration:none;font-weight:600}a:focus{outline:3px solid #e8912d;outline-offset:2px}";
+
+fn page_html(title: &str, body_html: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title></head>\n<body><main><h1>{t}</h1><p>{b}</p></main></body></html>\n",
-        t = esc(title),
-        b = esc(body)
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title><style>{STYLE}</style></head>\n<body><main><h1>{t}</h1>{body_html}</main></body></html>\n",
+        t = esc(title)
     )
+}
+
+/// A small accessible HTML page of one paragraph.
+pub fn page(title: &str, body: &str) -> String {
+    page_html(title, &format!("<p>{}</p>", esc(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Secret {
+        Secret::new("k".repeat(64))
+    }
+
+    #[test]
+    fn state_round_trips_and_binds_step_and_portal() {
+        let s = encode_state(&key(), PROVIDER_SLACK, "abc", Some("22761544"), 2000);
+        assert_eq!(
+            decode_state(&key(), &s, PROVIDER_SLACK, 1000),
+            Ok(("abc".into(), Some("22761544".into())))
+        );
+        // The other step's callback refuses it.
+        assert_eq!(
+            decode_state(&key(), &s, PROVIDER_HUBSPOT, 1000),
+            Err(StateProblem::Forged)
+        );
+        let h = encode_state(&key(), PROVIDER_HUBSPOT, "n", None, 2000);
+        assert_eq!(
+            decode_state(&key(), &h, PROVIDER_HUBSPOT, 1000),
+            Ok(("n".into(), None))
+        );
+    }
+
+    #[test]
+    fn altered_foreign_or_expired_states_are_refused() {
+        let s = encode_state(&key(), PROVIDER_SLACK, "abc", Some("1"), 2000);
+        let other_portal = s.replacen(".1.", ".2.", 1);
+        assert_eq!(
+            decode_state(&key(), &other_portal, PROVIDER_SLACK, 1000),
+            Err(StateProblem::Forged)
+        );
+        assert_eq!(
+            decode_state(&Secret::new("other"), &s, PROVIDER_SLACK, 1000),
+            Err(StateProblem::Forged)
+        );
+        for junk in ["", "x", "v1.slack.a.b.c", &format!("{s}.x")] {
+            assert_eq!(
+                decode_state(&key(), junk, PROVIDER_SLACK, 1000),
+                Err(StateProblem::Forged),
+                "{junk}"
+            );
+        }
+        assert_eq!(
+            decode_state(&key(), &s, PROVIDER_SLACK, 2001),
+            Err(StateProblem::Expired)
+        );
+        assert!(decode_state(&key(), &s, PROVIDER_SLACK, 2000).is_ok());
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            with_query(
+                "https://x/a",
+                &[("scope", "a.b c:d"), ("r", "https://h/p?q=1")]
+            ),
+            "https://x/a?scope=a.b%20c%3Ad&r=https%3A%2F%2Fh%2Fp%3Fq%3D1"
+        );
+    }
+
+    #[test]
+    fn pages_escape_and_are_accessible() {
+        let r = Page::new(StatusCode::OK, "A <b> title")
+            .text("x < y & \"z\"")
+            .link("/p?a=1&b=2", "Go")
+            .render();
+        assert!(r.body.starts_with("<!doctype html>"));
+        assert!(r.body.contains("<html lang=\"en\">"));
+        assert!(r.body.contains("<title>A &lt;b&gt; title</title>"));
+        assert!(r.body.contains("<h1>A &lt;b&gt; title</h1>"));
+        assert!(r.body.contains("<p>x &lt; y &amp; &quot;z&quot;</p>"));
+        assert!(r.body.contains("href=\"/p?a=1&amp;b=2\""));
+        assert!(!r.body.contains("<script"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    }
 }
