@@ -1,0 +1,83 @@
+//! Slack text: escaping visitor text (nothing it contains may become a Slack token:
+//! `<!channel>`, `<@U1>`, `<url|label>`), cutting to a length, and Slack mrkdwn back to plain
+//! text for the inbox. Also the notification card built from visitor-controlled text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use shared::notify::{Card, Person};
+use shared::slack_text::{
+    escape, escape_and_truncate, to_plain, truncate_chars, user_ids_mentioned,
+};
+
+/// Escaped text: no `<` or `>` at all, and every `&` starts one of the three entities.
+fn assert_inert(s: &str) {
+    assert!(
+        !s.contains('<') && !s.contains('>'),
+        "unescaped bracket in {s:?}"
+    );
+    for (i, _) in s.match_indices('&') {
+        let rest = &s[i..];
+        assert!(
+            rest.starts_with("&amp;") || rest.starts_with("&lt;") || rest.starts_with("&gt;"),
+            "bare & in {s:?}"
+        );
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let max = usize::from(n);
+
+    let e = escape(&text);
+    assert_inert(&e);
+
+    let (cut, was_cut) = escape_and_truncate(&text, max);
+    assert_eq!(was_cut, e.chars().count() > max);
+    if was_cut {
+        assert!(cut.chars().count() <= max);
+        assert_inert(cut.strip_suffix('…').unwrap_or(&cut));
+    } else {
+        assert_eq!(cut, e);
+    }
+
+    let (t, was_cut) = truncate_chars(&text, max);
+    assert_eq!(was_cut, text.chars().count() > max);
+    if was_cut {
+        assert!(t.chars().count() <= max);
+    } else {
+        assert_eq!(t, text);
+    }
+
+    // Slack -> inbox: total, and mentions resolve through the callback only.
+    let ids = user_ids_mentioned(&text);
+    for id in &ids {
+        assert!(id.starts_with(['U', 'W']));
+    }
+    let plain = to_plain(&text, &|id| Some(format!("name-of-{id}")));
+    let _ = to_plain(&plain, &|_| None);
+
+    // The card a visitor's first message and name end up in.
+    let card = Card {
+        portal_id: "22761544".into(),
+        thread_id: "3624100517".into(),
+        first_message: text.to_string(),
+        visitor: text.to_string(),
+        status: "OPEN".into(),
+        page: Some(text.to_string()),
+        assignee: Some(Person {
+            user_id: Some("2620022".into()),
+            name: text.to_string(),
+            email: Some("ann@example.com".into()),
+            slack_user: None,
+        }),
+        contact_owner: Some(text.to_string()),
+        inbox_url: "https://app.hubspot.com/live-messages/22761544/inbox/3624100517".into(),
+        assignee_available: None,
+    };
+    let blocks = card.blocks().to_string();
+    assert!(!blocks.contains("<!") && !blocks.contains("<@") && !blocks.contains("<#"));
+    assert_inert(&card.fallback_text());
+});
