@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests need (moto in .venv/moto,
-# SAM CLI and cfn-lint in .venv/sam), starts the local DynamoDB-compatible server, runs the
-# Rust tests (unit and integration, DynamoDB half against moto), lints the SAM template,
-# and stops what it started.
+# SAM CLI and cfn-lint in .venv/sam, Debian's chromium when missing), starts the local
+# DynamoDB-compatible server, runs the Rust tests (unit and integration, DynamoDB half
+# against moto), the browser tests of the install pages, the soak with faults, fuzzing
+# (20 s a parser; FUZZ_SECONDS to change), lints the SAM template, and stops what it started.
 #   scripts/test.sh              everything
 #   scripts/test.sh -- FILTER    only cargo tests matching FILTER (still with moto)
 set -euo pipefail
@@ -33,9 +34,28 @@ if [[ "${1:-}" == "--" ]]; then
 fi
 
 echo "==> cargo test --workspace"
-cargo test --workspace --quiet -- "${filter[@]}"
+if [[ ${#filter[@]} -eq 0 ]]; then
+  # The soak runs on its own below, where its table is shown.
+  cargo test --workspace --quiet -- --skip soak_with_faults_loses_nothing
+else
+  cargo test --workspace --quiet -- "${filter[@]}"
+fi
 
 if [[ ${#filter[@]} -eq 0 ]]; then
+  # The install pages in headless Chromium (Debian's package; apt only when it is missing).
+  if [[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+    echo "==> installing chromium (apt)"
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  fi
+  echo "==> browser tests (headless Chromium)"
+  cargo test --workspace --quiet --test browser -- --ignored
+  echo "==> soak with faults (tests/tests/soak.rs; scripts/soak.sh --large for a bigger one)"
+  cargo test --workspace --quiet --test soak -- --nocapture soak_with_faults_loses_nothing
+  echo "==> fuzzing every parser of outside input (scripts/fuzz.sh; cargo-fuzz installed if missing)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
   echo "==> sample events are up to date"
   python3 events/make_forms.py --check
   echo "==> SAM template lint"

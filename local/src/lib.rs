@@ -62,7 +62,7 @@ pub async fn start(settings: Settings, policy: RetryPolicy, port: u16) -> anyhow
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(serve_one(&app, req).await) }
+                    async move { Ok::<_, Infallible>(serve_one(app, req).await) }
                 });
                 if let Err(e) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -82,7 +82,7 @@ pub async fn start(settings: Settings, policy: RetryPolicy, port: u16) -> anyhow
 }
 
 async fn serve_one(
-    app: &App,
+    app: Arc<App>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -104,7 +104,20 @@ async fn serve_one(
         headers: parts.headers,
         body,
     };
-    to_hyper(shared::routes::handle(app, req).await)
+    // As in Lambda, a request runs to completion even when the caller hangs up (hyper drops
+    // a connection's future then): a handler stopped between recording an event as seen and
+    // queueing its job would lose it, since the sender's retry is then a duplicate.
+    let handled = tokio::spawn(async move { shared::routes::handle(&app, req).await });
+    match handled.await {
+        Ok(resp) => to_hyper(resp),
+        Err(e) => {
+            tracing::error!(error = %e, "request handler failed");
+            to_hyper(Response::error(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ))
+        }
+    }
 }
 
 fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {

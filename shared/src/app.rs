@@ -34,14 +34,103 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
 }
 
-/// One HTTP client per process: connection pools and TLS set-up are shared.
+/// One HTTP client per process (Slack and HubSpot): connection pools and TLS set-up are
+/// shared. Its certificate verifier loads the system's root certificates when the first
+/// HTTPS connection needs them, not when the client is built: reqwest's own verifier reads
+/// and decodes every root at `build()`, which was most of a cold start's own work
+/// (docs/benchmarks.md), and the HTTP functions' acknowledgements never call Slack or
+/// HubSpot.
 pub fn http_client() -> Result<reqwest::Client, StartError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Http(e.to_string()))?
+        .dangerous() // a verifier of our own: the platform's, created on first use
+        .with_custom_certificate_verifier(Arc::new(LazyRoots::new(provider)))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| StartError::Http(e.to_string()))
+}
+
+/// The platform's certificate verifier (the system's roots, as reqwest would use), created
+/// when the first certificate is to be verified.
+#[derive(Debug)]
+struct LazyRoots {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    verifier: std::sync::OnceLock<Result<rustls_platform_verifier::Verifier, String>>,
+}
+
+impl LazyRoots {
+    fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        LazyRoots {
+            provider,
+            verifier: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new(self.provider.clone())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| rustls::Error::General(format!("no root certificates: {e}")))
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for LazyRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.get()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// The AWS SDK configuration. Outside AWS (a local endpoint), static dummy credentials and
@@ -81,12 +170,30 @@ impl App {
 
     /// Builds the store the settings name.
     pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+        Self::open_store_with(settings, None).await
+    }
+
+    /// Builds the store the settings name, on `shared` (the process's one SDK
+    /// configuration) when it already points where the store's endpoint setting does.
+    async fn open_store_with(
+        settings: &Settings,
+        shared: Option<(&aws_config::SdkConfig, Option<&str>)>,
+    ) -> Result<Arc<dyn Store>, StartError> {
         Ok(match &settings.store {
             StoreSettings::Embedded { path: None } => Arc::new(EmbeddedStore::in_memory()),
             StoreSettings::Embedded { path: Some(p) } => Arc::new(EmbeddedStore::open(p)?),
             StoreSettings::Dynamo { table, endpoint } => {
-                let sdk = sdk_config(endpoint.as_deref()).await;
-                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+                let own;
+                let sdk = match shared {
+                    // No DYNAMODB_ENDPOINT, or the same as the SDK's: one configuration, one
+                    // HTTP client and one TLS set-up for DynamoDB, SQS and Secrets Manager.
+                    Some((sdk, at)) if endpoint.is_none() || endpoint.as_deref() == at => sdk,
+                    _ => {
+                        own = sdk_config(endpoint.as_deref()).await;
+                        &own
+                    }
+                };
+                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
                 if endpoint.is_some() {
                     // A local DynamoDB-compatible server starts empty; in AWS the stack owns the table.
                     store.create_table_if_missing().await?;
@@ -101,7 +208,7 @@ impl App {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
         let sdk = sdk_config(endpoint.as_deref()).await;
         let settings = Settings::from_lambda_env(&sdk).await?;
-        let store = Self::open_store(&settings).await?;
+        let store = Self::open_store_with(&settings, Some((&sdk, endpoint.as_deref()))).await?;
         let queue: Arc<dyn JobQueue> = match &settings.queue_url {
             Some(url) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone())),
             None => {
@@ -150,6 +257,7 @@ impl App {
             portal_id: sw.portal_id.clone(),
             team_id: sw.team_id.clone(),
             channel_id: None,
+            pending_channel_id: None,
             notifications_on: true,
             bot_token: None,
             bot_user_id: None,

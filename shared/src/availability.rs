@@ -91,7 +91,7 @@ pub async fn run(
         respond(USAGE.into()).await;
         return Ok(());
     };
-    let Some((install, bot, hs)) = live_install(app, team).await? else {
+    let Some((install, bot, mut hs)) = live_install(app, team).await? else {
         respond("This Slack workspace is not connected to a HubSpot inbox.".into()).await;
         return Ok(());
     };
@@ -100,10 +100,11 @@ pub async fn run(
         return Ok(());
     };
     if what == "status" {
-        let mine = app
-            .hubspot
-            .get_availability(&hs, &agent.inbox_user_id)
-            .await;
+        let uid = agent.inbox_user_id.as_str();
+        let mine = crate::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
+            app.hubspot.get_availability(&t, uid).await
+        })
+        .await;
         let team_list = app
             .records
             .list_availability(&install.portal_id)
@@ -132,10 +133,11 @@ pub async fn run(
         return Ok(());
     }
     let available = what == "available";
-    if let Err(e) = app
-        .hubspot
-        .set_availability(&hs, &agent.inbox_user_id, available)
-        .await
+    let uid = agent.inbox_user_id.as_str();
+    if let Err(e) = crate::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
+        app.hubspot.set_availability(&t, uid, available).await
+    })
+    .await
     {
         // One retry, then a plain answer; the store is written only after the inbox agreed.
         if e.is_retryable() && attempt < 2 {

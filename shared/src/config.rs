@@ -11,6 +11,8 @@ use crate::secret::Secret;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_HUBSPOT_API_URL: &str = "https://api.hubapi.com";
 pub const DEFAULT_HUBSPOT_APP_URL: &str = "https://app.hubspot.com";
+/// Slack's OAuth v2 consent page (contracts/slack.md); a setting so tests can serve their own.
+pub const DEFAULT_SLACK_OAUTH_URL: &str = "https://slack.com/oauth/v2/authorize";
 
 /// Keys that may come from the secret (and, in a local run, from the environment).
 pub const SECRET_KEYS: &[&str] = &[
@@ -48,6 +50,15 @@ pub struct SingleWorkspace {
     pub channel_id: String,
 }
 
+/// One portal reached with a private-app token (no HubSpot OAuth), connected to Slack by
+/// Slack OAuth: `HUBSPOT_PORTAL_ID` and `HUBSPOT_ACCESS_TOKEN` with Slack OAuth configured and
+/// none of the Slack single-workspace settings.
+#[derive(Debug, Clone)]
+pub struct PrivateAppPortal {
+    pub portal_id: String,
+    pub token: Secret,
+}
+
 /// Where the table lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSettings {
@@ -78,7 +89,14 @@ pub struct Settings {
     pub slack_api_url: String,
     pub hubspot_api_url: String,
     pub hubspot_app_url: String,
+    /// Slack's OAuth v2 authorize page (`SLACK_OAUTH_URL`).
+    pub slack_oauth_url: String,
     pub single_workspace: Option<SingleWorkspace>,
+    /// Private-app mode for the HubSpot side of an OAuth install (see `PrivateAppPortal`).
+    pub private_app: Option<PrivateAppPortal>,
+    /// Signs OAuth `state` values: HMAC-SHA256 of a fixed label keyed with the token key, so
+    /// it changes with `TOKEN_ENCRYPTION_KEY` and is never the encryption key itself (hex).
+    pub oauth_state_key: Secret,
     pub store: StoreSettings,
     /// The SQS FIFO queue for deliveries (Lambda); None means in-process (local runner).
     pub queue_url: Option<String>,
@@ -112,13 +130,13 @@ impl Settings {
     /// `default_base_url` is used when `PUBLIC_BASE_URL` is unset (the local runner passes
     /// its own address; a Lambda passes None, making it required).
     pub fn from_lookup(get: Lookup, default_base_url: Option<&str>) -> Result<Self, ConfigError> {
+        let token_key = req(get, "TOKEN_ENCRYPTION_KEY")?;
         let token_cipher =
-            TokenCipher::from_base64(&req(get, "TOKEN_ENCRYPTION_KEY")?).map_err(|e| {
-                ConfigError::Malformed {
-                    name: "TOKEN_ENCRYPTION_KEY",
-                    reason: e.to_string(),
-                }
+            TokenCipher::from_base64(&token_key).map_err(|e| ConfigError::Malformed {
+                name: "TOKEN_ENCRYPTION_KEY",
+                reason: e.to_string(),
             })?;
+        let oauth_state_key = derive_state_key(&token_key)?;
         let public_base_url = match (opt(get, "PUBLIC_BASE_URL"), default_base_url) {
             (Some(_), _) => url(get, "PUBLIC_BASE_URL", "")?,
             (None, Some(d)) => d.trim_end_matches('/').to_string(),
@@ -161,7 +179,10 @@ impl Settings {
             slack_api_url: url(get, "SLACK_API_URL", DEFAULT_SLACK_API_URL)?,
             hubspot_api_url: url(get, "HUBSPOT_API_URL", DEFAULT_HUBSPOT_API_URL)?,
             hubspot_app_url: url(get, "HUBSPOT_APP_URL", DEFAULT_HUBSPOT_APP_URL)?,
+            slack_oauth_url: url(get, "SLACK_OAUTH_URL", DEFAULT_SLACK_OAUTH_URL)?,
             single_workspace: single_workspace(get)?,
+            private_app: private_app(get)?,
+            oauth_state_key,
             store,
             queue_url: opt(get, "QUEUE_URL"),
         })
@@ -238,6 +259,57 @@ fn merged_lookup(secret: &HashMap<String, String>) -> impl Fn(&str) -> Option<St
     }
 }
 
+/// The state-signing key: HMAC-SHA256(token key bytes, "oauth-state-v1"), hex.
+fn derive_state_key(token_key_b64: &str) -> Result<Secret, ConfigError> {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let malformed = |reason: &str| ConfigError::Malformed {
+        name: "TOKEN_ENCRYPTION_KEY",
+        reason: reason.to_string(),
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token_key_b64.trim())
+        .map_err(|_| malformed("not base64"))?;
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&raw)
+        .map_err(|_| malformed("unusable as a key"))?;
+    mac.update(b"oauth-state-v1");
+    Ok(Secret::new(hex::encode(mac.finalize().into_bytes())))
+}
+
+/// Slack's single-workspace settings (the HubSpot portal id and token are shared with
+/// private-app mode).
+const SLACK_SINGLE_KEYS: [&str; 3] = ["SLACK_TEAM_ID", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID"];
+
+/// Private-app mode: the portal and its token set, Slack OAuth configured, and none of the
+/// Slack single-workspace settings (those make it single-workspace mode instead).
+fn is_private_app_mode(get: Lookup) -> bool {
+    opt(get, "HUBSPOT_PORTAL_ID").is_some()
+        && opt(get, "HUBSPOT_ACCESS_TOKEN").is_some()
+        && opt(get, "SLACK_CLIENT_ID").is_some()
+        && SLACK_SINGLE_KEYS.iter().all(|k| opt(get, k).is_none())
+}
+
+fn private_app(get: Lookup) -> Result<Option<PrivateAppPortal>, ConfigError> {
+    if !is_private_app_mode(get) {
+        return Ok(None);
+    }
+    Ok(Some(PrivateAppPortal {
+        portal_id: portal_id(get)?,
+        token: Secret::new(req(get, "HUBSPOT_ACCESS_TOKEN")?),
+    }))
+}
+
+fn portal_id(get: Lookup) -> Result<String, ConfigError> {
+    let portal_id = req(get, "HUBSPOT_PORTAL_ID")?;
+    if !portal_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ConfigError::Malformed {
+            name: "HUBSPOT_PORTAL_ID",
+            reason: "must be the numeric portal (hub) id".into(),
+        });
+    }
+    Ok(portal_id)
+}
+
 fn single_workspace(get: Lookup) -> Result<Option<SingleWorkspace>, ConfigError> {
     const KEYS: [&str; 4] = [
         "HUBSPOT_PORTAL_ID",
@@ -246,7 +318,7 @@ fn single_workspace(get: Lookup) -> Result<Option<SingleWorkspace>, ConfigError>
         "SLACK_CHANNEL_ID",
     ];
     let set: Vec<bool> = KEYS.iter().map(|k| opt(get, k).is_some()).collect();
-    if set.iter().all(|s| !s) {
+    if set.iter().all(|s| !s) || is_private_app_mode(get) {
         return Ok(None);
     }
     // Partly configured is a mistake worth stopping for: name the first missing one.
@@ -255,13 +327,7 @@ fn single_workspace(get: Lookup) -> Result<Option<SingleWorkspace>, ConfigError>
             return Err(ConfigError::Missing(k));
         }
     }
-    let portal_id = req(get, "HUBSPOT_PORTAL_ID")?;
-    if !portal_id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ConfigError::Malformed {
-            name: "HUBSPOT_PORTAL_ID",
-            reason: "must be the numeric portal (hub) id".into(),
-        });
-    }
+    let portal_id = portal_id(get)?;
     let bot_token = req(get, "SLACK_BOT_TOKEN")?;
     if !bot_token.starts_with("xoxb-") {
         return Err(ConfigError::Malformed {
@@ -382,6 +448,75 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn slack_oauth_url_has_a_default_and_can_be_set() {
+        let s = load(&base()).unwrap();
+        assert_eq!(s.slack_oauth_url, DEFAULT_SLACK_OAUTH_URL);
+        let mut m = base();
+        m.insert(
+            "SLACK_OAUTH_URL".into(),
+            "http://127.0.0.1:9/authorize/".into(),
+        );
+        assert_eq!(
+            load(&m).unwrap().slack_oauth_url,
+            "http://127.0.0.1:9/authorize"
+        );
+        m.insert("SLACK_OAUTH_URL".into(), "slack.com".into());
+        assert!(matches!(
+            load(&m),
+            Err(ConfigError::Malformed {
+                name: "SLACK_OAUTH_URL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn private_app_mode_needs_slack_oauth_and_no_slack_single_workspace_keys() {
+        let mut m = base();
+        m.insert("HUBSPOT_PORTAL_ID".into(), "22761544".into());
+        m.insert("HUBSPOT_ACCESS_TOKEN".into(), "pat-1".into());
+        // Without Slack OAuth this is a half-filled single-workspace mode.
+        assert_eq!(load(&m).unwrap_err(), ConfigError::Missing("SLACK_TEAM_ID"));
+        m.insert("SLACK_CLIENT_ID".into(), "1.2".into());
+        m.insert("SLACK_CLIENT_SECRET".into(), "cs".into());
+        let s = load(&m).unwrap();
+        assert!(s.single_workspace.is_none());
+        let p = s.private_app.unwrap();
+        assert_eq!(p.portal_id, "22761544");
+        assert_eq!(p.token.expose(), "pat-1");
+        // Any Slack single-workspace key makes it single-workspace mode (and complete or not).
+        m.insert("SLACK_TEAM_ID".into(), "T1".into());
+        assert_eq!(
+            load(&m).unwrap_err(),
+            ConfigError::Missing("SLACK_BOT_TOKEN")
+        );
+        m.remove("SLACK_TEAM_ID");
+        m.insert("HUBSPOT_PORTAL_ID".into(), "portal".into());
+        assert!(matches!(
+            load(&m),
+            Err(ConfigError::Malformed {
+                name: "HUBSPOT_PORTAL_ID",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn state_key_is_derived_from_the_token_key_and_redacted() {
+        let a = load(&base()).unwrap().oauth_state_key;
+        assert_eq!(a.expose().len(), 64);
+        assert_ne!(a.expose(), KEY);
+        let mut m = base();
+        m.insert(
+            "TOKEN_ENCRYPTION_KEY".into(),
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=".into(),
+        );
+        assert_ne!(load(&m).unwrap().oauth_state_key.expose(), a.expose());
+        let dbg = format!("{:?}", load(&base()).unwrap());
+        assert!(!dbg.contains(a.expose()));
     }
 
     #[test]

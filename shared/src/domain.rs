@@ -51,6 +51,9 @@ pub struct Install {
     pub portal_id: String,
     pub team_id: String,
     pub channel_id: Option<String>,
+    /// A private channel an admin chose that the app is not in yet: it becomes `channel_id`
+    /// when the app is invited (`member_joined_channel`); until then `channel_id` is kept.
+    pub pending_channel_id: Option<String>,
     pub notifications_on: bool,
     /// None once the install is deactivated (tokens removed).
     pub bot_token: Option<Secret>,

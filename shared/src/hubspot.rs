@@ -690,6 +690,27 @@ impl HubSpotApi {
             .await
     }
 
+    /// `GET /oauth/v1/access-tokens/{token}`: the portal (`hub_id`) an access token belongs
+    /// to, for a token answer that did not name it.
+    pub async fn token_hub_id(&self, access_token: &Secret) -> Result<String, HubSpotError> {
+        #[derive(Deserialize)]
+        struct InfoWire {
+            #[serde(default, deserialize_with = "de_opt_id")]
+            hub_id: Option<String>,
+        }
+        let url = format!(
+            "{}/oauth/v1/access-tokens/{}",
+            self.base,
+            segment(access_token.expose(), "token")?
+        );
+        let bytes = self.execute("token_info", self.http.get(url)).await?;
+        let info: InfoWire = serde_json::from_slice(&bytes).map_err(|_| {
+            HubSpotError::Unexpected("token_info: response does not have the expected shape".into())
+        })?;
+        info.hub_id
+            .ok_or_else(|| HubSpotError::Unexpected("token_info: no hub_id".into()))
+    }
+
     async fn token_request(
         &self,
         op: &'static str,

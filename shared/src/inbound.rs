@@ -215,7 +215,9 @@ pub enum SlackEnvelope {
     },
 }
 
-/// The inner event, reduced to what the bundle acts on.
+/// The inner event, reduced to what the bundle acts on. Lives for one request: the size
+/// difference between variants costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SlackEvent {
     Message(SlackMessage),
@@ -237,6 +239,20 @@ pub struct SlackMessage {
     pub bot_id: Option<String>,
     pub hidden: bool,
     pub has_files: bool,
+    /// For `message_changed` / `message_deleted`: the message that was edited or deleted.
+    pub changed: Option<ChangedMessage>,
+}
+
+/// The earlier message an edit or deletion event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangedMessage {
+    pub user: Option<String>,
+    pub ts: String,
+    pub thread_ts: Option<String>,
+    pub bot_id: Option<String>,
+    /// Whether the text changed (Slack also sends message_changed for link unfurls).
+    pub text_changed: bool,
+    pub deleted: bool,
 }
 
 impl SlackMessage {
@@ -303,6 +319,25 @@ pub fn parse_slack_envelope(body: &[u8]) -> Result<SlackEnvelope, ParseError> {
     }
 }
 
+fn changed_message(ev: &Value) -> Option<ChangedMessage> {
+    let deleted = match s(ev, "subtype").as_deref() {
+        Some("message_changed") => false,
+        Some("message_deleted") => true,
+        _ => return None,
+    };
+    let prev = ev.get("previous_message");
+    let target = if deleted { prev? } else { ev.get("message")? };
+    let text = |v: Option<&Value>| v.and_then(|m| s(m, "text"));
+    Some(ChangedMessage {
+        user: s(target, "user"),
+        ts: s(target, "ts")?,
+        thread_ts: s(target, "thread_ts"),
+        bot_id: s(target, "bot_id"),
+        text_changed: deleted || text(prev) != text(ev.get("message")),
+        deleted,
+    })
+}
+
 fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
     let kind = s(ev, "type").ok_or_else(|| bad("event without type"))?;
     Ok(match kind.as_str() {
@@ -319,6 +354,7 @@ fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
                 .get("files")
                 .and_then(Value::as_array)
                 .is_some_and(|f| !f.is_empty()),
+            changed: changed_message(ev),
         }),
         "app_uninstalled" => SlackEvent::AppUninstalled,
         "tokens_revoked" => SlackEvent::TokensRevoked {
@@ -375,6 +411,9 @@ pub struct BlockAction {
     pub action_id: String,
     pub value: Option<String>,
     pub url: Option<String>,
+    /// What a select picked (`selected_conversation` / `selected_channel`).
+    pub selected: Option<String>,
+    pub action_ts: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,6 +468,8 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
                 action_id: s(a, "action_id").ok_or_else(|| bad("action without action_id"))?,
                 value: s(a, "value"),
                 url: s(a, "url"),
+                selected: s(a, "selected_conversation").or_else(|| s(a, "selected_channel")),
+                action_ts: s(a, "action_ts"),
             })
         })
         .collect::<Result<Vec<_>, ParseError>>()?;
@@ -602,5 +643,23 @@ mod tests {
         assert_eq!(channel_id.as_deref(), Some("C"));
         assert!(parse_interaction(b"payload=notjson").is_err());
         assert!(parse_interaction(b"nopayload=1").is_err());
+    }
+
+    #[test]
+    fn home_tab_select_carries_the_picked_channel() {
+        let payload = r#"{"type":"block_actions","team":{"id":"T"},"user":{"id":"U","team_id":"T"},"container":{"type":"view","view_id":"V1"},"view":{"id":"V1","type":"home"},"actions":[{"type":"conversations_select","action_id":"home_channel","block_id":"b","selected_conversation":"C9","action_ts":"1700000000.1"}]}"#;
+        let body = serde_urlencoded::to_string([("payload", payload)]).unwrap();
+        let Interaction::BlockActions {
+            actions,
+            channel_id,
+            response_url,
+            ..
+        } = parse_interaction(body.as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(actions[0].selected.as_deref(), Some("C9"));
+        assert_eq!(actions[0].action_ts.as_deref(), Some("1700000000.1"));
+        assert!(channel_id.is_none() && response_url.is_none());
     }
 }

@@ -32,6 +32,7 @@ pub fn from_lambda(req: LambdaRequest) -> Request {
 /// Runs an HTTP function: JSON logs, the app built once per cold start, then the runtime loop.
 pub async fn serve_http(function: &'static str) -> Result<(), Error> {
     crate::telemetry::init_json();
+    crate::metrics::set_function(function);
     let app: Arc<App> = App::from_lambda().await.map_err(|e| {
         tracing::error!(function, error = %e, "start failed");
         Error::from(e.to_string())
@@ -40,9 +41,24 @@ pub async fn serve_http(function: &'static str) -> Result<(), Error> {
     lambda_http::run(service_fn(move |req: LambdaRequest| {
         let app = app.clone();
         async move {
-            let resp = routes::handle_for(&app, function, from_lambda(req)).await;
+            let started = std::time::Instant::now();
+            let req = from_lambda(req);
+            let route = route_label(&req);
+            let resp = routes::handle_for(&app, function, req).await;
+            crate::metrics::request(route, resp.status.as_u16(), started.elapsed());
             Ok::<_, Error>(resp.into_http::<Body>())
         }
     }))
     .await
+}
+
+/// The `Route` metrics dimension: a known route's path, never the raw request path (which
+/// the caller controls, and each distinct value would be a metric of its own).
+pub fn route_label(req: &Request) -> &'static str {
+    let path = req.path.trim_end_matches('/');
+    routes::routes()
+        .into_iter()
+        .find(|r| r.path == path && r.method == req.method)
+        .map(|r| r.path)
+        .unwrap_or("unmatched")
 }

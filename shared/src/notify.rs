@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::domain::{HubSpotAuth, Install, InstallStatus, ThreadMap};
+use crate::domain::{Install, InstallStatus, ThreadMap};
 use crate::hubspot::{HubSpotError, Message, Thread};
 use crate::queue::JobError;
 use crate::secret::Secret;
@@ -23,19 +23,13 @@ use crate::slack_text;
 
 pub const ACTION_REPLY_IN_INBOX: &str = "reply_in_inbox";
 pub const ACTION_CLAIM: &str = "claim";
+pub const ACTION_CLOSE: &str = "close_conversation";
+pub const ACTION_REOPEN: &str = "reopen_conversation";
 /// HubSpot's channel id for live chat (contracts/hubspot.md); only these are posted.
 pub const LIVE_CHAT_CHANNEL: &str = "1000";
 /// Slack text objects hold at most 3000 characters (contracts/slack.md, Block Kit).
 pub const MAX_TEXT: usize = 3000;
 const LEASE_SECS: i64 = 60;
-
-/// The HubSpot token of an install (OAuth refresh belongs to the connect flow).
-pub fn hubspot_token(install: &Install) -> Option<&Secret> {
-    match install.hubspot.as_ref()? {
-        HubSpotAuth::PrivateApp { token } => Some(token),
-        HubSpotAuth::OAuth { access_token, .. } => Some(access_token),
-    }
-}
 
 pub fn inbox_link(app: &App, portal: &str, thread: &str) -> String {
     format!(
@@ -52,6 +46,9 @@ pub fn hubspot_failure(e: HubSpotError) -> JobError {
             reason: e.to_string(),
             after: Some(Duration::from_secs(10)),
         },
+        // A call not wrapped in `tokens::call` met an expired or revoked token: the job's
+        // next attempt refreshes it on its first (wrapped) call.
+        HubSpotError::Unauthorized => JobError::retry(e.to_string()),
         e if e.is_retryable() => JobError::retry(e.to_string()),
         e => JobError::Fatal(e.to_string()),
     }
@@ -138,6 +135,20 @@ pub struct Card {
     pub contact_owner: Option<String>,
     pub inbox_url: String,
     pub assignee_available: Option<bool>,
+    /// Who wrote the latest message (visitor or agent) and when (epoch seconds).
+    pub last_reply: Option<(String, i64)>,
+    /// Seconds from the visitor's first message to the first agent answer.
+    pub first_response_secs: Option<i64>,
+}
+
+/// "2m 5s", "1h 3m", "45s".
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 impl Card {
@@ -145,12 +156,19 @@ impl Card {
     pub fn key(&self) -> String {
         let a = self.assignee.as_ref();
         format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}",
             self.status,
             a.and_then(|p| p.user_id.clone()).unwrap_or_default(),
             a.and_then(|p| p.slack_user.clone()).unwrap_or_default(),
             self.assignee_available
                 .map(|b| b.to_string())
+                .unwrap_or_default(),
+            self.last_reply
+                .as_ref()
+                .map(|(w, t)| format!("{w}@{t}"))
+                .unwrap_or_default(),
+            self.first_response_secs
+                .map(|s| s.to_string())
                 .unwrap_or_default()
         )
     }
@@ -210,12 +228,28 @@ impl Card {
             let (p, _) = slack_text::escape_and_truncate(page, 500);
             fields.push(json!({"type": "mrkdwn", "text": format!("*Page*\n{p}")}));
         }
-        let mut buttons = vec![json!({
-            "type": "button",
-            "action_id": ACTION_REPLY_IN_INBOX,
-            "text": {"type": "plain_text", "text": "Reply in Inbox"},
-            "url": self.inbox_url,
-        })];
+        if let Some((who, at)) = &self.last_reply {
+            // Slack renders the date in each reader's own time zone.
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Last reply*\n{} · <!date^{at}^{{date_short_pretty}} {{time}}|{at}>", slack_text::escape(who))}));
+        }
+        if let Some(secs) = self.first_response_secs {
+            fields.push(json!({"type": "mrkdwn", "text": format!("*First response*\n{}", human_duration(secs))}));
+        }
+        let closed = self.status == "CLOSED";
+        let mut buttons = vec![
+            json!({
+                "type": "button",
+                "action_id": ACTION_REPLY_IN_INBOX,
+                "text": {"type": "plain_text", "text": "Reply in Inbox"},
+                "url": self.inbox_url,
+            }),
+            json!({
+                "type": "button",
+                "action_id": if closed { ACTION_REOPEN } else { ACTION_CLOSE },
+                "text": {"type": "plain_text", "text": if closed { "Reopen" } else { "Close" }},
+                "value": format!("{}|{}", self.portal_id, self.thread_id),
+            }),
+        ];
         if let Some(p) = &self.assignee {
             if let (None, Some(uid), Some(email)) = (&p.slack_user, &p.user_id, &p.email) {
                 let (label, _) = slack_text::truncate_chars(&format!("Claim {email}"), 75);
@@ -282,7 +316,9 @@ fn sender_name(m: &Message) -> String {
 /// The text of one mirrored message (escaped, cut to Slack's limit).
 pub fn thread_text(m: &Message, inbox_url: &str) -> String {
     let who = slack_text::escape(&sender_name(m));
-    let label = if m.direction.as_deref() == Some("OUTGOING") {
+    let label = if m.type_ == "COMMENT" {
+        format!(":lock: *{who}* _(internal note, not seen by the visitor)_")
+    } else if m.direction.as_deref() == Some("OUTGOING") {
         format!("*{who}* _(sent from the inbox)_")
     } else {
         format!("*{who}*")
@@ -384,7 +420,25 @@ async fn build_card(
             .map(|a| a.available),
         None => None,
     };
+    let chat: Vec<&Message> = messages.iter().filter(|m| m.type_ == "MESSAGE").collect();
+    let last_reply = chat
+        .last()
+        .map(|m| (sender_name(m), m.created_at_ms.div_euclid(1000)));
+    let first_in = chat
+        .iter()
+        .find(|m| m.direction.as_deref() == Some("INCOMING"));
+    let first_out = chat
+        .iter()
+        .find(|m| m.direction.as_deref() == Some("OUTGOING"));
+    let first_response_secs = match (first_in, first_out) {
+        (Some(i), Some(o)) if o.created_at_ms >= i.created_at_ms && i.created_at_ms > 0 => {
+            Some((o.created_at_ms - i.created_at_ms) / 1000)
+        }
+        _ => None,
+    };
     Ok(Card {
+        last_reply,
+        first_response_secs,
         portal_id: portal.to_string(),
         thread_id: thread.id.clone(),
         first_message: first.and_then(|m| m.text.clone()).unwrap_or_default(),
@@ -410,7 +464,7 @@ pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Resu
         );
         Ok(())
     };
-    let install = match app.records.get_install(portal).await {
+    let mut install = match app.records.get_install(portal).await {
         Ok(Some(i)) => i,
         Ok(None) => return log_skip("no install for this portal"),
         Err(e) => return Err(JobError::retry(e.to_string())),
@@ -427,12 +481,11 @@ pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Resu
             "install needs attention; not posting".into(),
         ));
     }
-    let (Some(bot), Some(channel), Some(token)) = (
-        install.bot_token.clone(),
-        install.channel_id.clone(),
-        hubspot_token(&install).cloned(),
-    ) else {
+    let (Some(bot), Some(channel)) = (install.bot_token.clone(), install.channel_id.clone()) else {
         return log_skip("install has no channel or tokens");
+    };
+    let Some(token) = crate::tokens::hubspot_token(app, &mut install).await? else {
+        return log_skip("install has no HubSpot token");
     };
     let owner = format!("{:x}", app.clock.now_ms()) + &random_suffix();
     let lease = format!("conv:{portal}:{thread_id}");
@@ -475,7 +528,13 @@ async fn sync_locked(
     thread_id: &str,
 ) -> Result<(), JobError> {
     let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
-    let thread = match app.hubspot.get_thread(token, thread_id).await {
+    // The first inbox call: on a 401 the token is refreshed and the call made once more.
+    let mut token = token.clone();
+    let thread = match crate::tokens::call(app, portal, &mut token, move |t| async move {
+        app.hubspot.get_thread(&t, thread_id).await
+    })
+    .await
+    {
         Ok(t) => t,
         Err(HubSpotError::NotFound) => {
             tracing::info!(
@@ -515,10 +574,11 @@ async fn sync_locked(
     }
     let messages = app
         .hubspot
-        .list_messages(token, thread_id)
+        .list_messages(&token, thread_id)
         .await
         .map_err(hubspot_failure)?;
-    let card = build_card(app, token, portal, &thread, &messages).await?;
+    let card = build_card(app, &token, portal, &thread, &messages).await?;
+    let mut posted = false;
     let mut map = match existing {
         Some(m) => m,
         None => {
@@ -566,6 +626,7 @@ async fn sync_locked(
                     .map_err(store_err)?;
             }
             tracing::info!(portal, conversation = thread_id, team = %install.team_id, channel, ts = %ts, "notification posted");
+            posted = true;
             app.records
                 .get_thread(portal, thread_id)
                 .await
@@ -608,7 +669,8 @@ async fn sync_locked(
         .collect();
     let inbox_url = inbox_link(app, portal, thread_id);
     for m in &messages {
-        if m.type_ != "MESSAGE" || done.contains(&m.id) {
+        // Visitor and agent messages, and internal notes (COMMENT, marked as such).
+        if !(m.type_ == "MESSAGE" || m.type_ == "COMMENT") || done.contains(&m.id) {
             continue;
         }
         if is_from_slack(app, m) {
@@ -629,6 +691,10 @@ async fn sync_locked(
             .await
             .map_err(store_err)?;
         tracing::info!(portal, conversation = thread_id, message = %m.id, ts = %ts, "message mirrored");
+        posted = true;
+    }
+    if posted {
+        crate::home::note_delivery(app, install).await;
     }
     Ok(())
 }
@@ -726,6 +792,8 @@ mod tests {
             contact_owner: Some("Bob".into()),
             inbox_url: "https://app.hubspot.com/live-messages/1/inbox/9".into(),
             assignee_available: None,
+            last_reply: None,
+            first_response_secs: None,
         }
     }
 

@@ -39,6 +39,19 @@ pub enum Job {
         ts: String,
         user_id: String,
         text: String,
+        /// The message carried files (not sent: the agent is told).
+        #[serde(default)]
+        has_files: bool,
+    },
+    /// An agent edited or deleted, in Slack, a reply already sent to the inbox.
+    SlackEdit {
+        portal_id: String,
+        thread_id: String,
+        team_id: String,
+        channel_id: String,
+        thread_ts: String,
+        user_id: String,
+        deleted: bool,
     },
     /// A slash command whose answer needs API calls (answered through `response_url`).
     SlashCommand {
@@ -60,6 +73,14 @@ pub enum Job {
     },
     /// Refresh a user's App Home tab.
     PublishHome { team_id: String, user_id: String },
+    /// A settings click in the Home tab (channel, notifications on/off, disconnect);
+    /// `value` is the picked channel or the button's value.
+    HomeAction {
+        team_id: String,
+        user_id: String,
+        action_id: String,
+        value: String,
+    },
     /// The Slack app was uninstalled or its tokens revoked.
     Deactivate { team_id: String, reason: String },
 }
@@ -83,6 +104,11 @@ impl Job {
                 portal_id,
                 thread_id,
                 ..
+            }
+            | Job::SlackEdit {
+                portal_id,
+                thread_id,
+                ..
             } => format!("conv:{portal_id}:{thread_id}"),
             Job::SlashCommand {
                 team_id, user_id, ..
@@ -94,7 +120,10 @@ impl Job {
                 message_ts,
                 ..
             } => format!("slack:{team_id}:{channel_id}:{message_ts}"),
-            Job::Deactivate { team_id, .. } => format!("team:{team_id}"),
+            // One workspace's settings changes and deactivation run one at a time, in order.
+            Job::Deactivate { team_id, .. } | Job::HomeAction { team_id, .. } => {
+                format!("team:{team_id}")
+            }
         }
     }
 
@@ -103,7 +132,8 @@ impl Job {
         match self {
             Job::SyncConversation { thread_id, .. }
             | Job::DeleteConversation { thread_id, .. }
-            | Job::SlackReply { thread_id, .. } => Some(thread_id.clone()),
+            | Job::SlackReply { thread_id, .. }
+            | Job::SlackEdit { thread_id, .. } => Some(thread_id.clone()),
             _ => None,
         }
     }
@@ -113,9 +143,11 @@ impl Job {
             Job::SyncConversation { .. } => "sync_conversation",
             Job::DeleteConversation { .. } => "delete_conversation",
             Job::SlackReply { .. } => "slack_reply",
+            Job::SlackEdit { .. } => "slack_edit",
             Job::SlashCommand { .. } => "slash_command",
             Job::Interaction { .. } => "interaction",
             Job::PublishHome { .. } => "publish_home",
+            Job::HomeAction { .. } => "home_action",
             Job::Deactivate { .. } => "deactivate",
         }
     }
@@ -289,12 +321,24 @@ impl LocalQueue {
                     Ok(Some(job)) => job,
                     Ok(None) => break,
                     Err(_) => {
-                        // Idle: retire this group's task. Remove first so new jobs start a
-                        // fresh task, then run whatever arrived meanwhile.
-                        me.groups.lock().await.remove(&group);
+                        // Idle: retire this group's task. Under the map's lock (no enqueue in
+                        // between), close the channel and take what arrived meanwhile; those
+                        // jobs go first to a successor task, so they never run beside (or
+                        // after) jobs enqueued once this task is out of the map.
+                        let mut groups = me.groups.lock().await;
                         rx.close();
+                        let mut left = vec![];
                         while let Ok(job) = rx.try_recv() {
-                            me.run_with_retries(&job).await;
+                            left.push(job);
+                        }
+                        if left.is_empty() {
+                            groups.remove(&group);
+                        } else {
+                            let next = me.spawn_group(group.clone());
+                            for job in left {
+                                let _ = next.send(job);
+                            }
+                            groups.insert(group.clone(), next);
                         }
                         break;
                     }
@@ -313,8 +357,25 @@ impl LocalQueue {
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         let mut attempt = 1;
+        let conversation = job.conversation_id();
         loop {
-            match runner.run(job, attempt).await {
+            let started = std::time::Instant::now();
+            let result = runner.run(job, attempt).await;
+            let outcome = match &result {
+                Ok(()) => crate::metrics::JobOutcome::Delivered,
+                Err(JobError::Retry { .. }) if attempt < self.policy.max_attempts => {
+                    crate::metrics::JobOutcome::Retry
+                }
+                Err(_) => crate::metrics::JobOutcome::DeadLetter,
+            };
+            crate::metrics::job(
+                job.kind(),
+                conversation.as_deref(),
+                attempt,
+                outcome,
+                started.elapsed(),
+            );
+            match result {
                 Ok(()) => break,
                 Err(JobError::Retry { reason, after }) if attempt < self.policy.max_attempts => {
                     let delay = self.policy.delay(attempt, after);
@@ -437,6 +498,56 @@ mod tests {
         );
         assert_eq!(seen.iter().filter(|(t, _)| t == "x").count(), 3);
         assert_eq!(r.dead.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_attempt_emits_its_metrics() {
+        crate::metrics::capture_start();
+        let q = LocalQueue::new(RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        });
+        let r = Arc::new(Recorder {
+            seen: StdMutex::new(vec![]),
+            fail_first: StdMutex::new(HashMap::from([
+                ("metrics-ok".into(), 1),
+                ("metrics-dead".into(), 10),
+            ])),
+            dead: StdMutex::new(vec![]),
+        });
+        q.set_runner(r.clone());
+        q.enqueue(sync("metrics-ok"), "m1").await.unwrap();
+        q.enqueue(sync("metrics-dead"), "m2").await.unwrap();
+        drain(&q).await;
+        let lines = crate::metrics::captured();
+        let of = |t: &str| -> Vec<serde_json::Value> {
+            lines
+                .iter()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["conversation"] == t)
+                .collect()
+        };
+        let counts = |v: &serde_json::Value| {
+            (
+                v["Deliveries"].as_f64().unwrap(),
+                v["Retries"].as_f64().unwrap(),
+                v["DeadLetters"].as_f64().unwrap(),
+                v["attempt"].as_u64().unwrap(),
+            )
+        };
+        let ok = of("metrics-ok");
+        assert_eq!(
+            ok.iter().map(counts).collect::<Vec<_>>(),
+            vec![(0.0, 1.0, 0.0, 1), (1.0, 0.0, 0.0, 2)]
+        );
+        let dead = of("metrics-dead");
+        assert_eq!(
+            dead.iter().map(counts).collect::<Vec<_>>(),
+            vec![(0.0, 1.0, 0.0, 1), (0.0, 0.0, 1.0, 2)]
+        );
+        assert_eq!(ok[0]["JobKind"], "sync_conversation");
+        assert_eq!(ok[0]["Function"], "local");
     }
 
     #[test]

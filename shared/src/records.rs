@@ -154,36 +154,14 @@ impl Records {
         it.insert("portal_id".into(), s(i.portal_id.clone()));
         it.insert("team_id".into(), s(i.team_id.clone()));
         put_opt_s(&mut it, "channel_id", &i.channel_id);
+        put_opt_s(&mut it, "pending_channel_id", &i.pending_channel_id);
         it.insert("notifications_on".into(), Attr::Bool(i.notifications_on));
         if let Some(t) = &i.bot_token {
             it.insert("bot_token".into(), self.enc(t, &format!("{pk}/bot_token"))?);
         }
         put_opt_s(&mut it, "bot_user_id", &i.bot_user_id);
-        match &i.hubspot {
-            None => {}
-            Some(HubSpotAuth::PrivateApp { token }) => {
-                it.insert("hs_auth".into(), s("private_app"));
-                it.insert(
-                    "hs_access".into(),
-                    self.enc(token, &format!("{pk}/hs_access"))?,
-                );
-            }
-            Some(HubSpotAuth::OAuth {
-                access_token,
-                refresh_token,
-                expires_at,
-            }) => {
-                it.insert("hs_auth".into(), s("oauth"));
-                it.insert(
-                    "hs_access".into(),
-                    self.enc(access_token, &format!("{pk}/hs_access"))?,
-                );
-                it.insert(
-                    "hs_refresh".into(),
-                    self.enc(refresh_token, &format!("{pk}/hs_refresh"))?,
-                );
-                it.insert("hs_expires_at".into(), Attr::N(*expires_at));
-            }
+        if let Some(auth) = &i.hubspot {
+            self.put_hs_auth(&mut it, &pk, auth)?;
         }
         it.insert("status".into(), s(i.status.as_str()));
         if let InstallStatus::NeedsAttention { reason } = &i.status {
@@ -205,9 +183,39 @@ impl Records {
         Ok(it)
     }
 
-    fn install_from(&self, it: &Item) -> R<Install> {
-        let pk = get_s(it, PK)?;
-        let hubspot = match opt_s(it, "hs_auth").as_deref() {
+    /// The HubSpot credentials as attributes `hs_auth`, `hs_access` (enc), `hs_refresh` (enc),
+    /// `hs_expires_at` of the item whose partition key is `pk` (an install or a pending state).
+    fn put_hs_auth(&self, it: &mut Item, pk: &str, auth: &HubSpotAuth) -> R<()> {
+        match auth {
+            HubSpotAuth::PrivateApp { token } => {
+                it.insert("hs_auth".into(), s("private_app"));
+                it.insert(
+                    "hs_access".into(),
+                    self.enc(token, &format!("{pk}/hs_access"))?,
+                );
+            }
+            HubSpotAuth::OAuth {
+                access_token,
+                refresh_token,
+                expires_at,
+            } => {
+                it.insert("hs_auth".into(), s("oauth"));
+                it.insert(
+                    "hs_access".into(),
+                    self.enc(access_token, &format!("{pk}/hs_access"))?,
+                );
+                it.insert(
+                    "hs_refresh".into(),
+                    self.enc(refresh_token, &format!("{pk}/hs_refresh"))?,
+                );
+                it.insert("hs_expires_at".into(), Attr::N(*expires_at));
+            }
+        }
+        Ok(())
+    }
+
+    fn hs_auth_from(&self, it: &Item, pk: &str) -> R<Option<HubSpotAuth>> {
+        Ok(match opt_s(it, "hs_auth").as_deref() {
             Some("private_app") => self
                 .dec(it, "hs_access", &format!("{pk}/hs_access"))?
                 .map(|token| HubSpotAuth::PrivateApp { token }),
@@ -224,7 +232,12 @@ impl Records {
                 }
             }
             _ => None,
-        };
+        })
+    }
+
+    fn install_from(&self, it: &Item) -> R<Install> {
+        let pk = get_s(it, PK)?;
+        let hubspot = self.hs_auth_from(it, &pk)?;
         let status = match opt_s(it, "status").as_deref() {
             Some("needs_attention") => InstallStatus::NeedsAttention {
                 reason: opt_s(it, "status_reason").unwrap_or_default(),
@@ -236,6 +249,7 @@ impl Records {
             portal_id: get_s(it, "portal_id")?,
             team_id: get_s(it, "team_id")?,
             channel_id: opt_s(it, "channel_id"),
+            pending_channel_id: opt_s(it, "pending_channel_id"),
             notifications_on: it
                 .get("notifications_on")
                 .and_then(Attr::as_bool)
@@ -288,6 +302,35 @@ impl Records {
         };
         let portal = get_s(&p, "portal_id")?;
         self.get_install(&portal).await
+    }
+
+    /// Replaces the install's HubSpot credentials after a token refresh, only if the stored
+    /// `hs_expires_at` is still `expected_expires_at` (what the refresher read): a concurrent
+    /// refresh that got there first wins, and this write changes nothing (false).
+    pub async fn update_hubspot_auth(
+        &self,
+        portal: &str,
+        auth: &HubSpotAuth,
+        expected_expires_at: i64,
+    ) -> R<bool> {
+        let Some(it) = self.get_item(keys::install(portal)).await? else {
+            return Ok(false);
+        };
+        let mut install = self.install_from(&it)?;
+        install.hubspot = Some(auth.clone());
+        let new = self.install_item(&install)?;
+        match self
+            .store
+            .put(
+                new,
+                Cond::Equals("hs_expires_at".into(), Attr::N(expected_expires_at)),
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Removes the install's tokens and marks it inactive (uninstall, token revocation).
@@ -614,17 +657,43 @@ impl Records {
     // ---- OAuth state ----
 
     pub async fn put_oauth_state(&self, st: &OAuthState) -> R<()> {
+        self.put_oauth_state_with_auth(st, None).await
+    }
+
+    /// Writes the state with the HubSpot credentials of an install in progress (between the
+    /// HubSpot and the Slack consent), encrypted like an install's; they leave the table
+    /// when the state is consumed or expires.
+    pub async fn put_oauth_state_with_auth(
+        &self,
+        st: &OAuthState,
+        auth: Option<&HubSpotAuth>,
+    ) -> R<()> {
         let (pk, sk) = keys::oauth_state(&st.nonce);
-        let mut it = item(pk, sk);
+        let mut it = item(pk.clone(), sk);
         it.insert(TTL.into(), Attr::N(st.expires_at));
         put_opt_s(&mut it, "portal_id", &st.portal_id);
         it.insert("provider".into(), s(st.provider.clone()));
+        if let Some(auth) = auth {
+            self.put_hs_auth(&mut it, &pk, auth)?;
+        }
         self.store.put(it, Cond::NotExists).await
     }
 
     /// Consumes the state: a conditional delete, so it can be used once even under races.
     /// None when unknown, already used, or expired.
     pub async fn take_oauth_state(&self, nonce: &str, now: i64) -> R<Option<OAuthState>> {
+        Ok(self
+            .take_oauth_state_with_auth(nonce, now)
+            .await?
+            .map(|(st, _)| st))
+    }
+
+    /// `take_oauth_state`, with the pending HubSpot credentials stored with it.
+    pub async fn take_oauth_state_with_auth(
+        &self,
+        nonce: &str,
+        now: i64,
+    ) -> R<Option<(OAuthState, Option<HubSpotAuth>)>> {
         let (pk, sk) = keys::oauth_state(nonce);
         let old = match self.store.delete(&pk, &sk, Cond::Exists).await {
             Ok(old) => old,
@@ -634,12 +703,16 @@ impl Records {
         let Some(it) = old.filter(|it| !is_expired(it, now)) else {
             return Ok(None);
         };
-        Ok(Some(OAuthState {
-            nonce: nonce.to_string(),
-            portal_id: opt_s(&it, "portal_id"),
-            provider: get_s(&it, "provider")?,
-            expires_at: get_n(&it, TTL)?,
-        }))
+        let auth = self.hs_auth_from(&it, &pk)?;
+        Ok(Some((
+            OAuthState {
+                nonce: nonce.to_string(),
+                portal_id: opt_s(&it, "portal_id"),
+                provider: get_s(&it, "provider")?,
+                expires_at: get_n(&it, TTL)?,
+            },
+            auth,
+        )))
     }
 
     // ---- leases ----

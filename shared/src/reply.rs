@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::domain::{Install, InstallStatus, UserMap};
 use crate::hubspot::{OutgoingMessage, Participant};
-use crate::notify::{hubspot_failure, hubspot_token, inbox_link, parse_claim_value, slack_failure};
+use crate::notify::{hubspot_failure, inbox_link, parse_claim_value, slack_failure};
 use crate::queue::JobError;
 use crate::secret::Secret;
 use crate::slack_text;
@@ -41,11 +41,13 @@ pub async fn inbox_user_for(
     let Some(email) = profile.email.filter(|e| e.contains('@')) else {
         return Ok(None);
     };
-    let Some(owner) = app
-        .hubspot
-        .owner_by_email(hs_token, &email)
-        .await
-        .map_err(hubspot_failure)?
+    let mut hs = hs_token.clone();
+    let addr = email.as_str();
+    let Some(owner) = crate::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
+        app.hubspot.owner_by_email(&t, addr).await
+    })
+    .await
+    .map_err(hubspot_failure)?
     else {
         return Ok(None);
     };
@@ -93,7 +95,7 @@ pub async fn live_install(
     app: &App,
     team: &str,
 ) -> Result<Option<(Install, Secret, Secret)>, JobError> {
-    let Some(install) = app
+    let Some(mut install) = app
         .records
         .install_for_team(team)
         .await
@@ -106,26 +108,53 @@ pub async fn live_install(
         tracing::info!(team, portal = %install.portal_id, "install is inactive");
         return Ok(None);
     }
-    match (install.bot_token.clone(), hubspot_token(&install).cloned()) {
-        (Some(b), Some(h)) => Ok(Some((install, b, h))),
-        _ => Ok(None),
+    let Some(bot) = install.bot_token.clone() else {
+        return Ok(None);
+    };
+    // OAuth tokens about to expire are refreshed here (crate::tokens).
+    match crate::tokens::hubspot_token(app, &mut install).await? {
+        Some(h) => Ok(Some((install, bot, h))),
+        None => Ok(None),
     }
 }
 
-/// Delivers an agent's thread reply to the inbox conversation, as that agent.
-#[allow(clippy::too_many_arguments)]
-pub async fn deliver_reply(
-    app: &App,
-    portal: &str,
-    thread_id: &str,
-    team: &str,
-    channel: &str,
-    thread_ts: &str,
-    ts: &str,
-    user: &str,
-    text: &str,
-) -> Result<(), JobError> {
-    let Some((install, bot, hs)) = live_install(app, team).await? else {
+/// An agent's message in a conversation thread.
+pub struct Reply<'a> {
+    pub portal: &'a str,
+    pub thread_id: &'a str,
+    pub team: &'a str,
+    pub channel: &'a str,
+    pub thread_ts: &'a str,
+    pub ts: &'a str,
+    pub user: &'a str,
+    pub text: &'a str,
+    pub has_files: bool,
+}
+
+/// `note: text` (any case) is an internal note: (true, text).
+pub fn note_body(plain: &str) -> (bool, &str) {
+    let t = plain.trim_start();
+    match t.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("note:") => (true, t[5..].trim()),
+        _ => (false, plain),
+    }
+}
+
+/// Delivers an agent's thread reply to the inbox conversation, as that agent: to the
+/// visitor, or as an internal note when it starts with `note:`.
+pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
+    let Reply {
+        portal,
+        thread_id,
+        team,
+        channel,
+        thread_ts,
+        ts,
+        user,
+        text,
+        has_files,
+    } = *r;
+    let Some((install, bot, mut hs)) = live_install(app, team).await? else {
         return Ok(());
     };
     if install.portal_id != portal {
@@ -174,14 +203,25 @@ pub async fn deliver_reply(
         }
     }
     let plain = slack_text::to_plain(text, &|id| names.get(id).cloned());
-    if plain.trim().is_empty() {
+    if has_files {
+        // The Conversations API takes files only as uploaded HubSpot file ids; a Slack file
+        // cannot be passed on, so the agent is told rather than the file dropped silently.
+        ephemeral(app, &install, channel, user, Some(thread_ts), &format!(
+            "Your file was not sent to the visitor: files can't be passed from Slack to the inbox. {}<{link}|Send it from the inbox>.",
+            if plain.trim().is_empty() { "" } else { "Your text was sent. " }
+        )).await;
+    }
+    let (is_note, body) = note_body(&plain);
+    let body = body.to_string();
+    if body.trim().is_empty() {
         return Ok(());
     }
-    let messages = app
-        .hubspot
-        .list_messages(&hs, thread_id)
-        .await
-        .map_err(hubspot_failure)?;
+    let portal_id = install.portal_id.as_str();
+    let messages = crate::tokens::call(app, portal_id, &mut hs, move |t| async move {
+        app.hubspot.list_messages(&t, thread_id).await
+    })
+    .await
+    .map_err(hubspot_failure)?;
     // Reply on the conversation's own channel, to the visitor of its latest incoming message.
     let Some(last_in) = messages
         .iter()
@@ -199,25 +239,38 @@ pub async fn deliver_reply(
         .map(Participant::as_recipient)
         .collect();
     let msg = OutgoingMessage {
-        type_: "MESSAGE".into(),
-        text: plain.clone(),
+        type_: if is_note { "COMMENT" } else { "MESSAGE" }.into(),
+        text: body.clone(),
         rich_text: None,
         sender_actor_id: format!("A-{}", agent.inbox_user_id),
         channel_id: last_in.channel_id.clone().unwrap_or_default(),
         channel_account_id: last_in.channel_account_id.clone().unwrap_or_default(),
-        recipients,
+        // An internal note goes to nobody.
+        recipients: if is_note { vec![] } else { recipients },
         attachments: vec![],
     };
-    let sent = app
-        .hubspot
-        .send_message(&hs, thread_id, &msg)
-        .await
-        .map_err(hubspot_failure)?;
+    let m = &msg;
+    let sent = crate::tokens::call(app, portal_id, &mut hs, move |t| async move {
+        app.hubspot.send_message(&t, thread_id, m).await
+    })
+    .await
+    .map_err(hubspot_failure)?;
     app.records
         .record_message(portal, thread_id, &sent.id, ts, "slack")
         .await
         .map_err(store_err)?;
-    tracing::info!(portal, conversation = thread_id, team, message = %sent.id, sender = %msg.sender_actor_id, "reply delivered to the inbox");
+    tracing::info!(portal, conversation = thread_id, team, message = %sent.id, sender = %msg.sender_actor_id, note = is_note, "reply delivered to the inbox");
+    if is_note {
+        ephemeral(
+            app,
+            &install,
+            channel,
+            user,
+            Some(thread_ts),
+            ":lock: Added as an internal note in the inbox. The visitor does not see it.",
+        )
+        .await;
+    }
     Ok(())
 }
 
@@ -271,7 +324,7 @@ pub async fn claim(
         respond("That button is not valid any more.".into()).await;
         return Ok(());
     };
-    let Some((install, bot, hs)) = live_install(app, team).await? else {
+    let Some((install, bot, mut hs)) = live_install(app, team).await? else {
         respond("This Slack workspace is no longer connected to the HubSpot inbox, so nothing was claimed.".into()).await;
         return Ok(());
     };
@@ -288,11 +341,12 @@ pub async fn claim(
         Err(e) => return Err(slack_failure(app, &install, e).await),
     };
     // The inbox's own record decides, not only the button's text.
-    let owner = app
-        .hubspot
-        .owner_by_user_id(&hs, &inbox_user)
-        .await
-        .map_err(hubspot_failure)?;
+    let uid = inbox_user.as_str();
+    let owner = crate::tokens::call(app, &portal, &mut hs, move |t| async move {
+        app.hubspot.owner_by_user_id(&t, uid).await
+    })
+    .await
+    .map_err(hubspot_failure)?;
     let owner_email = owner.as_ref().and_then(|o| o.email.clone());
     let matches = match (&profile.email, &owner_email) {
         (Some(mine), Some(theirs)) => {
@@ -318,4 +372,106 @@ pub async fn claim(
     respond(format!("Done: you are linked to the HubSpot user {email}. Your replies in conversation threads are now sent as you.")).await;
     // Refresh the card: the Claim button goes, the assignee shows as the Slack user.
     crate::notify::sync_conversation(app, &portal, &thread_id).await
+}
+
+/// A Close or Reopen click: changes the conversation's status in the inbox, for mapped agents
+/// only, then refreshes the card. Errors are told privately.
+pub async fn set_status(
+    app: &App,
+    team: &str,
+    user: &str,
+    value: &str,
+    response_url: &str,
+    close: bool,
+) -> Result<(), JobError> {
+    let respond = |text: String| async move {
+        if response_url.is_empty() {
+            return;
+        }
+        let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+        if let Err(e) = app.slack.respond(response_url, &body).await {
+            tracing::warn!(team, error = %e, "could not answer the click");
+        }
+    };
+    let Some((portal, thread_id)) = value
+        .split_once('|')
+        .filter(|(p, t)| !p.is_empty() && !t.is_empty() && !t.contains('|'))
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+    else {
+        respond("That button is not valid any more.".into()).await;
+        return Ok(());
+    };
+    let Some((install, bot, mut hs)) = live_install(app, team).await? else {
+        respond("This Slack workspace is no longer connected to the HubSpot inbox.".into()).await;
+        return Ok(());
+    };
+    if install.portal_id != portal {
+        respond(
+            "That conversation belongs to a HubSpot account this workspace is not connected to."
+                .into(),
+        )
+        .await;
+        return Ok(());
+    }
+    // Only an agent linked to an inbox user may change a conversation (nothing is done in
+    // someone else's name).
+    if inbox_user_for(app, &install, &bot, &hs, user)
+        .await?
+        .is_none()
+    {
+        respond("Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.".into()).await;
+        return Ok(());
+    }
+    let status = if close { "CLOSED" } else { "OPEN" };
+    let (p, t) = (portal.as_str(), thread_id.as_str());
+    let res = crate::tokens::call(app, p, &mut hs, move |tok| async move {
+        app.hubspot.update_thread_status(&tok, t, status).await
+    })
+    .await;
+    if let Err(e) = res {
+        if e.is_retryable() {
+            return Err(hubspot_failure(e));
+        }
+        tracing::warn!(portal = %portal, conversation = %thread_id, team, error = %e, "status not changed");
+        respond(format!(
+            "The conversation was not {}: the inbox answered with an error ({e}).",
+            if close { "closed" } else { "reopened" }
+        ))
+        .await;
+        return Ok(());
+    }
+    tracing::info!(portal = %portal, conversation = %thread_id, team, slack_user = user, status, "conversation status changed from Slack");
+    crate::notify::sync_conversation(app, &portal, &thread_id).await
+}
+
+/// Tells an agent that their edit or deletion in Slack did not change the inbox: the
+/// Conversations API has no way to edit or delete a sent message (contracts/hubspot.md lists
+/// none), so the visitor still sees the original.
+#[allow(clippy::too_many_arguments)]
+pub async fn edit_not_applied(
+    app: &App,
+    portal: &str,
+    thread_id: &str,
+    team: &str,
+    channel: &str,
+    thread_ts: &str,
+    user: &str,
+    deleted: bool,
+) {
+    let Ok(Some(install)) = app.records.install_for_team(team).await else {
+        return;
+    };
+    let link = inbox_link(app, portal, thread_id);
+    let what = if deleted { "deleted" } else { "edited" };
+    tracing::info!(
+        portal,
+        conversation = thread_id,
+        team,
+        slack_user = user,
+        what,
+        "edit in Slack not applied to the inbox"
+    );
+    ephemeral(app, &install, channel, user, Some(thread_ts), &format!(
+        "You {what} a reply in Slack, but the visitor already has the original: the inbox can't change or remove a message once sent. Send a correction as a new reply, or <{link}|open the conversation in the inbox>."
+    )).await;
 }

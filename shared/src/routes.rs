@@ -374,7 +374,9 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
         let job = match action.action_id.as_str() {
             // A URL button: Slack opens the link; we only acknowledge.
             crate::notify::ACTION_REPLY_IN_INBOX => continue,
-            crate::notify::ACTION_CLAIM => Job::Interaction {
+            crate::notify::ACTION_CLAIM
+            | crate::notify::ACTION_CLOSE
+            | crate::notify::ACTION_REOPEN => Job::Interaction {
                 team_id: team_id.clone(),
                 user_id: user_id.clone(),
                 action_id: action.action_id.clone(),
@@ -383,15 +385,30 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
                 message_ts: message_ts.clone().unwrap_or_default(),
                 response_url: response_url.clone().unwrap_or_default(),
             },
+            // Home tab settings: who may change them is decided by the job.
+            id if crate::home::is_home_action(id) => Job::HomeAction {
+                team_id: team_id.clone(),
+                user_id: user_id.clone(),
+                action_id: action.action_id.clone(),
+                value: action
+                    .selected
+                    .clone()
+                    .or_else(|| action.value.clone())
+                    .unwrap_or_default(),
+            },
             other => {
                 tracing::info!(route = ROUTE, team = %team_id, action = other, "unknown action ignored");
                 continue;
             }
         };
+        // Home tab clicks have no message: each click is its own (its action_ts).
         let key = format!(
             "{team_id}:{user_id}:{}:{}",
             action.action_id,
-            message_ts.as_deref().unwrap_or("")
+            message_ts
+                .as_deref()
+                .or(action.action_ts.as_deref())
+                .unwrap_or("")
         );
         if let Err(e) = app.queue.enqueue(job, &key).await {
             return enqueue_failed(e, ROUTE);

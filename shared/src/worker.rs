@@ -28,6 +28,9 @@ pub async fn job_for_slack_event(
             let Some(install) = app.records.install_for_team(team).await? else {
                 return ignore("no install for this team");
             };
+            if let Some(c) = &m.changed {
+                return edit_job(app, team, &install, &m.channel, c).await;
+            }
             if let Some(reason) = m.skip_reason(install.bot_user_id.as_deref()) {
                 return ignore(reason);
             }
@@ -53,6 +56,7 @@ pub async fn job_for_slack_event(
                 ts: m.ts,
                 user_id: m.user.unwrap_or_default(),
                 text: m.text,
+                has_files: m.has_files,
             }))
         }
         SlackEvent::AppUninstalled => Ok(Some(Job::Deactivate {
@@ -76,11 +80,40 @@ pub async fn job_for_slack_event(
                 reason: "tokens_revoked".into(),
             }))
         }
-        SlackEvent::AppHomeOpened { .. } => ignore("app home not built yet"),
+        SlackEvent::AppHomeOpened { user, tab } => {
+            if tab.as_deref().is_some_and(|t| t != "home") {
+                return ignore("app home opened on another tab");
+            }
+            match app.records.install_for_team(team).await? {
+                Some(i) if i.bot_token.is_some() => Ok(Some(Job::PublishHome {
+                    team_id: team.to_string(),
+                    user_id: user,
+                })),
+                _ => ignore("no connected install for this team"),
+            }
+        }
         SlackEvent::MemberJoinedChannel { user, channel } => {
             let Some(install) = app.records.install_for_team(team).await? else {
                 return ignore("no install for this team");
             };
+            if install.bot_user_id.as_deref() == Some(user.as_str())
+                && install.pending_channel_id.as_deref() == Some(channel.as_str())
+            {
+                // The app was invited to the private channel an admin chose: it is the
+                // channel now (joining proves it exists, is not archived and we can post).
+                let mut i = install.clone();
+                i.channel_id = Some(channel.clone());
+                i.pending_channel_id = None;
+                if let crate::domain::InstallStatus::NeedsAttention { .. } = i.status {
+                    i.status = crate::domain::InstallStatus::Active;
+                }
+                app.records.put_install(&i).await?;
+                tracing::info!(team, portal = %i.portal_id, channel = %channel, "app invited to the chosen private channel; notifications go there now");
+                return Ok(i.installer_user_id.map(|u| Job::PublishHome {
+                    team_id: team.to_string(),
+                    user_id: u,
+                }));
+            }
             if install.bot_user_id.as_deref() != Some(user.as_str())
                 || install.channel_id.as_deref() != Some(channel.as_str())
             {
@@ -97,6 +130,56 @@ pub async fn job_for_slack_event(
         }
         SlackEvent::Other { kind } => ignore(&format!("event type {kind} is not handled")),
     }
+}
+
+/// An edit or deletion in Slack of a reply the bundle sent to the inbox: the agent is told
+/// what happened (the inbox's API cannot change or remove a sent message). Anything else
+/// (bots, unfurls, messages that never reached the inbox) is ignored.
+async fn edit_job(
+    app: &App,
+    team: &str,
+    install: &crate::domain::Install,
+    channel: &str,
+    c: &crate::inbound::ChangedMessage,
+) -> Result<Option<Job>, StoreError> {
+    let ignore = |reason: &str| {
+        tracing::info!(team, reason, "slack edit ignored");
+        Ok(None)
+    };
+    let (Some(user), Some(thread_ts)) = (c.user.clone(), c.thread_ts.clone()) else {
+        return ignore("edited message is not a reply in a thread");
+    };
+    if c.bot_id.is_some() || install.bot_user_id.as_deref() == Some(user.as_str()) {
+        return ignore("edited message is a bot's");
+    }
+    if !c.text_changed {
+        return ignore("text unchanged (unfurl or metadata)");
+    }
+    let Some(map) = app
+        .records
+        .thread_for_slack(team, channel, &thread_ts)
+        .await?
+    else {
+        return ignore("thread is not a conversation notification");
+    };
+    let sent = app
+        .records
+        .list_messages(&map.portal_id, &map.thread_id)
+        .await?
+        .into_iter()
+        .any(|(_, ts, origin)| ts == c.ts && origin == "slack");
+    if !sent {
+        return ignore("edited message was never sent to the inbox");
+    }
+    Ok(Some(Job::SlackEdit {
+        portal_id: map.portal_id,
+        thread_id: map.thread_id,
+        team_id: team.to_string(),
+        channel_id: channel.to_string(),
+        thread_ts,
+        user_id: user,
+        deleted: c.deleted,
+    }))
 }
 
 /// Runs jobs against the app.
@@ -133,9 +216,21 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             ts,
             user_id,
             text,
+            has_files,
         } => {
             crate::reply::deliver_reply(
-                app, portal_id, thread_id, team_id, channel_id, thread_ts, ts, user_id, text,
+                app,
+                &crate::reply::Reply {
+                    portal: portal_id,
+                    thread_id,
+                    team: team_id,
+                    channel: channel_id,
+                    thread_ts,
+                    ts,
+                    user: user_id,
+                    text,
+                    has_files: *has_files,
+                },
             )
             .await
         }
@@ -146,12 +241,30 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             value,
             response_url,
             ..
-        } => {
-            if action_id == crate::notify::ACTION_CLAIM {
+        } => match action_id.as_str() {
+            crate::notify::ACTION_CLAIM => {
                 crate::reply::claim(app, team_id, user_id, value, response_url).await
-            } else {
-                Ok(())
             }
+            crate::notify::ACTION_CLOSE | crate::notify::ACTION_REOPEN => {
+                let close = action_id == crate::notify::ACTION_CLOSE;
+                crate::reply::set_status(app, team_id, user_id, value, response_url, close).await
+            }
+            _ => Ok(()),
+        },
+        Job::SlackEdit {
+            portal_id,
+            thread_id,
+            team_id,
+            channel_id,
+            thread_ts,
+            user_id,
+            deleted,
+        } => {
+            crate::reply::edit_not_applied(
+                app, portal_id, thread_id, team_id, channel_id, thread_ts, user_id, *deleted,
+            )
+            .await;
+            Ok(())
         }
         Job::SlashCommand {
             team_id,
@@ -163,7 +276,15 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             crate::availability::run(app, team_id, user_id, command, text, response_url, attempt)
                 .await
         }
-        Job::PublishHome { .. } => Ok(()),
+        Job::PublishHome { team_id, user_id } => {
+            crate::home::publish(app, team_id, user_id, None).await
+        }
+        Job::HomeAction {
+            team_id,
+            user_id,
+            action_id,
+            value,
+        } => crate::home::act(app, team_id, user_id, action_id, value).await,
         Job::Deactivate { team_id, reason } => {
             let Some(install) = app
                 .records
@@ -183,16 +304,24 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
     }
 }
 
+fn random_hex() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
 /// A job that failed for good: kept in the table with its conversation, logged, and the
 /// agent told when it was their reply.
 pub async fn dead_letter(app: &App, job: &Job, error: &str) {
     let portal = match job {
         Job::SyncConversation { portal_id, .. }
         | Job::DeleteConversation { portal_id, .. }
-        | Job::SlackReply { portal_id, .. } => portal_id.clone(),
+        | Job::SlackReply { portal_id, .. }
+        | Job::SlackEdit { portal_id, .. } => portal_id.clone(),
         Job::SlashCommand { team_id, .. }
         | Job::Interaction { team_id, .. }
         | Job::PublishHome { team_id, .. }
+        | Job::HomeAction { team_id, .. }
         | Job::Deactivate { team_id, .. } => app
             .records
             .install_for_team(team_id)
@@ -205,7 +334,9 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
     let now = app.clock.now_ms();
     let d = DeadLetter {
         portal_id: portal.clone(),
-        id: format!("{now:x}"),
+        // The time alone is not unique: two deliveries failing in the same millisecond
+        // would share the key, and the second would overwrite the first.
+        id: format!("{now:x}-{}", random_hex()),
         conversation_id: job.conversation_id(),
         job: serde_json::to_string(job).unwrap_or_default(),
         error: error.to_string(),
@@ -243,6 +374,8 @@ pub const MAX_RECEIVES: u32 = 5;
 /// The delivery worker: runs each SQS record's job; failures are reported per item so SQS
 /// retries only those (and, FIFO, holds back the rest of their group).
 pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    use crate::metrics::JobOutcome;
+    crate::metrics::set_function("delivery-worker");
     let mut failures = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
@@ -256,11 +389,32 @@ pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             _ => {
                 // Not ours or corrupt: keep it (DLQ) rather than drop it.
                 tracing::error!(message_id = %id, "queue message is not a job; left for the dead-letter queue");
+                crate::metrics::job(
+                    "invalid_message",
+                    None,
+                    receives,
+                    JobOutcome::Failed,
+                    std::time::Duration::ZERO,
+                );
                 failures.push(failure(&id));
                 continue;
             }
         };
-        match run_job(app, &job, receives).await {
+        let started = std::time::Instant::now();
+        let result = run_job(app, &job, receives).await;
+        let outcome = match &result {
+            Ok(()) => JobOutcome::Delivered,
+            Err(JobError::Retry { .. }) if receives < MAX_RECEIVES => JobOutcome::Retry,
+            Err(_) => JobOutcome::DeadLetter,
+        };
+        crate::metrics::job(
+            job.kind(),
+            job.conversation_id().as_deref(),
+            receives,
+            outcome,
+            started.elapsed(),
+        );
+        match result {
             Ok(()) => {}
             Err(JobError::Retry { reason, .. }) if receives < MAX_RECEIVES => {
                 tracing::warn!(job = job.kind(), conversation = job.conversation_id().as_deref().unwrap_or(""), attempt = receives, reason = %reason, "job failed, will be retried");

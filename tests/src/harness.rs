@@ -31,6 +31,9 @@ pub struct Opts {
     pub dynamo: bool,
     pub max_attempts: u32,
     pub extra: Vec<(&'static str, String)>,
+    /// Serve on a port picked before start and make PUBLIC_BASE_URL the runner's own URL,
+    /// so OAuth redirects lead back to it (a browser following the whole chain).
+    pub base_url_is_runner: bool,
 }
 
 impl Default for Opts {
@@ -40,6 +43,7 @@ impl Default for Opts {
             dynamo: false,
             max_attempts: 4,
             extra: vec![],
+            base_url_is_runner: false,
         }
     }
 }
@@ -94,6 +98,13 @@ pub async fn start(opts: Opts) -> Env {
     for (k, v) in &opts.extra {
         vars.insert(k.to_string(), v.clone());
     }
+    let mut port = 0;
+    if opts.base_url_is_runner {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        port = l.local_addr().expect("its address").port();
+        drop(l);
+        vars.insert("PUBLIC_BASE_URL".into(), format!("http://127.0.0.1:{port}"));
+    }
     // The webhook URL HubSpot signs is PUBLIC_BASE_URL's; with port 0 we only learn the port
     // after binding, so tests sign against a fixed public URL instead.
     vars.entry("PUBLIC_BASE_URL".into())
@@ -109,7 +120,7 @@ pub async fn start(opts: Opts) -> Env {
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
     };
-    let runner = local_runner::start(settings, policy, 0)
+    let runner = local_runner::start(settings, policy, port)
         .await
         .unwrap_or_else(|e| panic!("starting the local runner: {e:#}"));
     let inbox = Inbox::mount(&hubspot).await;
@@ -331,6 +342,29 @@ impl Inbox {
                 let id = r.url.path().split('/').nth(5).unwrap_or("").to_string();
                 match st.lock().ok().and_then(|s| s.get(&id).map(|t| t.1.clone())) {
                     Some(m) => ResponseTemplate::new(200).set_body_json(json!({"results": m})),
+                    None => ResponseTemplate::new(404),
+                }
+            })
+            .with_priority(3)
+            .mount(hubspot)
+            .await;
+        let st = inbox.state.clone();
+        Mock::given(method("PATCH"))
+            .and(path_regex(format!("^{THREADS}/[0-9]+$")))
+            .respond_with(move |r: &Request| {
+                let id = r.url.path().rsplit('/').next().unwrap_or("").to_string();
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                let mut s = match st.lock() {
+                    Ok(s) => s,
+                    Err(_) => return ResponseTemplate::new(500),
+                };
+                match s.get_mut(&id) {
+                    Some(t) => {
+                        if let Some(status) = body.get("status") {
+                            t.0["status"] = status.clone();
+                        }
+                        ResponseTemplate::new(200).set_body_json(t.0.clone())
+                    }
                     None => ResponseTemplate::new(404),
                 }
             })

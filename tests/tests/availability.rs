@@ -332,3 +332,43 @@ async fn bad_signatures_and_stale_timestamps_are_refused() {
     e.drain().await;
     assert_eq!(users_requests(&e, "PATCH").await.len(), 1);
 }
+
+/// Availability shows in the Home tab and next to the assignee in notifications.
+#[tokio::test]
+async fn availability_shows_in_the_home_tab_and_on_the_card() {
+    let e = env().await;
+    users_object_ok(&e).await;
+    Mock::given(method("POST"))
+        .and(path("/views.publish"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&e.slack)
+        .await;
+    run_command(&e, "/hs-chat-away", "", AGENT, "away").await;
+    e.post_event(
+        &json!({"type": "event_callback", "team_id": TEAM, "event_id": "EvHome1",
+        "event": {"type": "app_home_opened", "user": AGENT, "channel": "D0DM", "tab": "home"}}),
+    )
+    .await;
+    e.drain().await;
+    let homes = e.slack_calls("views.publish").await;
+    assert_eq!(homes.len(), 1, "{homes:?}");
+    let v = homes[0]["view"].to_string();
+    assert!(
+        v.contains("*Availability*") && v.contains("You: *away* since"),
+        "{v}"
+    );
+    // The notification for a chat assigned to that agent says "away".
+    e.inbox.set(
+        &thread_json("3624100517", "1000", "OPEN", Some("A-2620022")),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&json!([event(
+        "conversation.creation",
+        "3624100517",
+        json!({})
+    )]))
+    .await;
+    e.drain().await;
+    let card = e.slack_calls("chat.postMessage").await[0]["blocks"].to_string();
+    assert!(card.contains("(away)"), "{card}");
+}
