@@ -2,8 +2,10 @@
 //! reason, never panic; an accepted batch respects the 100-event cap.
 #![no_main]
 
+use hubspot_slack_fuzz::inbound::{
+    check_depth, parse_hubspot_batch, HubSpotAction, MAX_WEBHOOK_EVENTS,
+};
 use libfuzzer_sys::fuzz_target;
-use shared::inbound::{check_depth, parse_hubspot_batch, HubSpotAction, MAX_WEBHOOK_EVENTS};
 
 fuzz_target!(|data: &[u8]| {
     let depth_ok = check_depth(data).is_ok();

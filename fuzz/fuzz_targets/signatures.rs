@@ -3,8 +3,8 @@
 #![no_main]
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use hubspot_slack_fuzz::verify::{hubspot_v3_uri, verify_hubspot_v3, verify_slack};
 use libfuzzer_sys::fuzz_target;
-use shared::verify::{hubspot_v3_uri, verify_hubspot_v3, verify_slack};
 
 const SECRET: &[u8] = b"fuzz-secret";
 const NOW_SECS: i64 = 1_700_000_000;

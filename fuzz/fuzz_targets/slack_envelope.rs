@@ -1,8 +1,8 @@
 //! Slack Events API envelopes (POST /slack/events bodies).
 #![no_main]
 
+use hubspot_slack_fuzz::inbound::{check_depth, parse_slack_envelope, SlackEnvelope, SlackEvent};
 use libfuzzer_sys::fuzz_target;
-use shared::inbound::{check_depth, parse_slack_envelope, SlackEnvelope, SlackEvent};
 
 fuzz_target!(|data: &[u8]| {
     let depth_ok = check_depth(data).is_ok();

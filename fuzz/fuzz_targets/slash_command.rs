@@ -2,8 +2,8 @@
 //! reading of them.
 #![no_main]
 
+use hubspot_slack_fuzz::inbound::parse_slash_command;
 use libfuzzer_sys::fuzz_target;
-use shared::inbound::parse_slash_command;
 
 fuzz_target!(|data: &[u8]| {
     if let Err(e) = parse_slash_command(data) {
