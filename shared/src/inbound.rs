@@ -207,6 +207,9 @@ pub enum SlackEnvelope {
         team_id: String,
         event_id: String,
         api_app_id: Option<String>,
+        /// Our bot user in this workspace, from the event's `authorizations` (the entry with
+        /// `is_bot`), when Slack includes it.
+        bot_user: Option<String>,
         event: SlackEvent,
     },
     /// Another envelope type (app_rate_limited, ...): acknowledged and ignored.
@@ -235,6 +238,8 @@ pub struct SlackMessage {
     pub text: String,
     pub ts: String,
     pub thread_ts: Option<String>,
+    /// Who wrote the thread's parent (`parent_user_id`), when Slack says.
+    pub parent_user: Option<String>,
     pub subtype: Option<String>,
     pub bot_id: Option<String>,
     pub hidden: bool,
@@ -310,6 +315,14 @@ pub fn parse_slack_envelope(body: &[u8]) -> Result<SlackEnvelope, ParseError> {
                 team_id,
                 event_id,
                 api_app_id: s(&v, "api_app_id"),
+                bot_user: v
+                    .get("authorizations")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .find(|x| x.get("is_bot").and_then(Value::as_bool) == Some(true))
+                    })
+                    .and_then(|x| s(x, "user_id")),
                 event: parse_inner_event(ev)?,
             })
         }
@@ -347,6 +360,7 @@ fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
             text: s(ev, "text").unwrap_or_default(),
             ts: s(ev, "ts").ok_or_else(|| bad("message event without ts"))?,
             thread_ts: s(ev, "thread_ts"),
+            parent_user: s(ev, "parent_user_id"),
             subtype: s(ev, "subtype"),
             bot_id: s(ev, "bot_id"),
             hidden: ev.get("hidden").and_then(Value::as_bool).unwrap_or(false),
@@ -578,6 +592,20 @@ mod tests {
             panic!("not a message")
         };
         assert_eq!(m.skip_reason(Some("UBOT")), None);
+        assert_eq!(m.parent_user, None);
+        // Our bot user comes from the authorization that is a bot; the thread's parent author
+        // from parent_user_id.
+        let with_auth = br#"{"type":"event_callback","team_id":"T1","event_id":"Ev2","authorizations":[{"user_id":"UHUMAN","is_bot":false},{"user_id":"UBOT","is_bot":true}],"event":{"type":"message","channel":"C1","user":"U1","text":"hi","ts":"2.0","thread_ts":"1.0","parent_user_id":"UBOT"}}"#;
+        let SlackEnvelope::EventCallback {
+            bot_user,
+            event: SlackEvent::Message(m),
+            ..
+        } = parse_slack_envelope(with_auth).unwrap()
+        else {
+            panic!("not a message")
+        };
+        assert_eq!(bot_user.as_deref(), Some("UBOT"));
+        assert_eq!(m.parent_user.as_deref(), Some("UBOT"));
         assert!(parse_slack_envelope(b"[]").is_err());
         assert!(parse_slack_envelope(br#"{"type":"event_callback"}"#).is_err());
     }

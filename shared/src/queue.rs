@@ -43,6 +43,20 @@ pub enum Job {
         #[serde(default)]
         has_files: bool,
     },
+    /// A reply in a thread under one of our messages that is not (yet) known as a
+    /// conversation's notification: the notification may still be being stored (Slack
+    /// showed it before the mapping's write). Resolved, it becomes a `SlackReply` in its
+    /// conversation's group; never resolved, the agent is told it was not sent.
+    UnmappedReply {
+        team_id: String,
+        channel_id: String,
+        thread_ts: String,
+        ts: String,
+        user_id: String,
+        text: String,
+        #[serde(default)]
+        has_files: bool,
+    },
     /// An agent edited or deleted, in Slack, a reply already sent to the inbox.
     SlackEdit {
         portal_id: String,
@@ -120,6 +134,14 @@ impl Job {
                 message_ts,
                 ..
             } => format!("slack:{team_id}:{channel_id}:{message_ts}"),
+            // Until its conversation is known, a thread's replies wait in the thread's group,
+            // in order.
+            Job::UnmappedReply {
+                team_id,
+                channel_id,
+                thread_ts,
+                ..
+            } => format!("slack:{team_id}:{channel_id}:{thread_ts}"),
             // One workspace's settings changes and deactivation run one at a time, in order.
             Job::Deactivate { team_id, .. } | Job::HomeAction { team_id, .. } => {
                 format!("team:{team_id}")
@@ -144,6 +166,7 @@ impl Job {
             Job::DeleteConversation { .. } => "delete_conversation",
             Job::SlackReply { .. } => "slack_reply",
             Job::SlackEdit { .. } => "slack_edit",
+            Job::UnmappedReply { .. } => "unmapped_reply",
             Job::SlashCommand { .. } => "slash_command",
             Job::Interaction { .. } => "interaction",
             Job::PublishHome { .. } => "publish_home",
@@ -189,6 +212,11 @@ pub trait JobQueue: Send + Sync {
     /// Jobs queued or running (local queue only; None when unknown).
     fn pending(&self) -> Option<usize> {
         None
+    }
+    /// Makes a received message that failed visible again after `after` rather than after
+    /// the queue's whole visibility timeout (SQS; the local queue schedules its own retries).
+    async fn retry_after(&self, _receipt_handle: &str, _after: Duration) -> Result<(), QueueError> {
+        Ok(())
     }
 }
 
@@ -247,6 +275,27 @@ impl JobQueue for SqsQueue {
             .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
         Ok(())
     }
+
+    async fn retry_after(&self, receipt_handle: &str, after: Duration) -> Result<(), QueueError> {
+        // SQS takes 0..=43200 seconds.
+        let secs = after.as_secs().clamp(0, 43_200) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}
+
+/// The delay before an SQS retry: the server's hint when there is one, else exponential
+/// from 2 s by receive count, capped at 5 minutes (under the visibility timeout of 6).
+pub fn sqs_retry_delay(receives: u32, hint: Option<Duration>) -> Duration {
+    let exp = Duration::from_secs(2u64 << receives.saturating_sub(1).min(8));
+    hint.unwrap_or(exp).min(Duration::from_secs(300))
 }
 
 // ---------------- in-process ----------------
@@ -428,6 +477,34 @@ impl JobQueue for LocalQueue {
 mod tests {
     use super::*;
     use std::sync::Mutex as StdMutex;
+
+    #[test]
+    fn sqs_retries_follow_the_hint_else_back_off_under_the_visibility_timeout() {
+        let s = Duration::from_secs;
+        assert_eq!(sqs_retry_delay(1, Some(s(7))), s(7), "Retry-After wins");
+        assert_eq!(sqs_retry_delay(1, None), s(2));
+        assert_eq!(sqs_retry_delay(2, None), s(4));
+        assert_eq!(sqs_retry_delay(4, None), s(16));
+        assert_eq!(sqs_retry_delay(30, None), s(300), "capped");
+        assert_eq!(sqs_retry_delay(1, Some(s(3600))), s(300), "capped");
+    }
+
+    #[test]
+    fn an_unlinked_reply_waits_in_its_slack_thread_group() {
+        let j = Job::UnmappedReply {
+            team_id: "T1".into(),
+            channel_id: "C1".into(),
+            thread_ts: "1.2".into(),
+            ts: "1.3".into(),
+            user_id: "U1".into(),
+            text: "hi".into(),
+            has_files: false,
+        };
+        assert_eq!(j.group(), "slack:T1:C1:1.2");
+        assert_eq!(j.kind(), "unmapped_reply");
+        let back: Job = serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
+        assert_eq!(back, j);
+    }
 
     struct Recorder {
         seen: StdMutex<Vec<(String, u32)>>,

@@ -302,6 +302,31 @@ pub async fn reply_failed(
     )).await;
 }
 
+/// A reply in a thread under one of our messages that never became known as a
+/// conversation's notification (or no longer is one: deleted in the inbox): not sent, and the
+/// agent is told so, privately.
+pub async fn reply_unlinked(app: &App, team: &str, channel: &str, thread_ts: &str, user: &str) {
+    let Ok(Some(install)) = app.records.install_for_team(team).await else {
+        return;
+    };
+    tracing::warn!(
+        team,
+        portal = %install.portal_id,
+        channel,
+        thread_ts,
+        "reply in a thread that is not linked to an inbox conversation; not sent"
+    );
+    ephemeral(
+        app,
+        &install,
+        channel,
+        user,
+        Some(thread_ts),
+        ":warning: Your reply was not sent: this thread is not linked to an inbox conversation (it may have been deleted in the inbox).",
+    )
+    .await;
+}
+
 /// A Claim click: map the clicker to the inbox user named on the button, only if the
 /// clicker's Slack email is that user's email.
 pub async fn claim(

@@ -272,7 +272,7 @@ async fn slack_events(app: &App, req: &Request) -> Response {
         Ok(e) => e,
         Err(e) => return bad_request(e, ROUTE),
     };
-    let (team_id, event_id, event) = match envelope {
+    let (team_id, event_id, bot_user, event) = match envelope {
         SlackEnvelope::UrlVerification { challenge } => {
             return Response::json(StatusCode::OK, &json!({ "challenge": challenge }));
         }
@@ -283,21 +283,23 @@ async fn slack_events(app: &App, req: &Request) -> Response {
         SlackEnvelope::EventCallback {
             team_id,
             event_id,
+            bot_user,
             event,
             ..
-        } => (team_id, event_id, event),
+        } => (team_id, event_id, bot_user, event),
     };
-    let job = match crate::worker::job_for_slack_event(app, &team_id, event).await {
-        Ok(Some(job)) => job,
-        Ok(None) => return Response::ok(),
-        Err(e) => {
-            tracing::error!(route = ROUTE, team = %team_id, error = %e, "store unavailable");
-            return Response::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unavailable; retry",
-            );
-        }
-    };
+    let job =
+        match crate::worker::job_for_slack_event(app, &team_id, bot_user.as_deref(), event).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return Response::ok(),
+            Err(e) => {
+                tracing::error!(route = ROUTE, team = %team_id, error = %e, "store unavailable");
+                return Response::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily unavailable; retry",
+                );
+            }
+        };
     // Slack retries (X-Slack-Retry-Num) and may do so while the first try still runs: the
     // conditional write makes exactly one of them proceed.
     let now = app.clock.now_secs();

@@ -14,9 +14,12 @@ use crate::store::StoreError;
 
 /// Decides what a Slack event asks for, reading only the store (the edge must stay fast).
 /// None means acknowledged and ignored (logged with the reason).
+/// `bot_user`: our bot user as the event's envelope names it (used when the install does not
+/// know it, as in single-workspace mode).
 pub async fn job_for_slack_event(
     app: &App,
     team: &str,
+    bot_user: Option<&str>,
     event: SlackEvent,
 ) -> Result<Option<Job>, StoreError> {
     let ignore = |reason: &str| {
@@ -31,7 +34,8 @@ pub async fn job_for_slack_event(
             if let Some(c) = &m.changed {
                 return edit_job(app, team, &install, &m.channel, c).await;
             }
-            if let Some(reason) = m.skip_reason(install.bot_user_id.as_deref()) {
+            let own_bot = install.bot_user_id.as_deref().or(bot_user);
+            if let Some(reason) = m.skip_reason(own_bot) {
                 return ignore(reason);
             }
             let Some(thread_ts) = m.thread_ts.clone() else {
@@ -42,7 +46,22 @@ pub async fn job_for_slack_event(
                 .thread_for_slack(team, &m.channel, &thread_ts)
                 .await?
             else {
-                return ignore("thread is not a conversation notification");
+                // Under one of our messages, the thread may be a notification whose mapping
+                // is still being written (Slack shows a message before it answers the post):
+                // resolve it in the worker, which retries, rather than drop the reply.
+                let ours = own_bot.is_some() && m.parent_user.as_deref() == own_bot;
+                if !ours {
+                    return ignore("thread is not a conversation notification");
+                }
+                return Ok(Some(Job::UnmappedReply {
+                    team_id: team.to_string(),
+                    channel_id: m.channel,
+                    thread_ts,
+                    ts: m.ts,
+                    user_id: m.user.unwrap_or_default(),
+                    text: m.text,
+                    has_files: m.has_files,
+                }));
             };
             if map.portal_id != install.portal_id {
                 return ignore("thread belongs to another portal");
@@ -234,6 +253,50 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             )
             .await
         }
+        Job::UnmappedReply {
+            team_id,
+            channel_id,
+            thread_ts,
+            ts,
+            user_id,
+            text,
+            has_files,
+        } => {
+            let map = app
+                .records
+                .thread_for_slack(team_id, channel_id, thread_ts)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            let Some(map) = map else {
+                // Retried while the notification may still be being stored; once the queue
+                // gives up, `dead_letter` keeps it and tells the agent.
+                return Err(JobError::Retry {
+                    reason: "thread not yet linked to a conversation".into(),
+                    // 1, 2, 4, 8 s: about 15 s for a slow chat.postMessage to be stored.
+                    after: Some(std::time::Duration::from_secs(
+                        1 << attempt.saturating_sub(1).min(3),
+                    )),
+                });
+            };
+            // Delivered in its conversation's group, after the jobs already queued there, so
+            // the sync the inbox's webhook triggers sees the reply recorded (no echo).
+            let reply = Job::SlackReply {
+                portal_id: map.portal_id,
+                thread_id: map.thread_id,
+                team_id: team_id.clone(),
+                channel_id: channel_id.clone(),
+                thread_ts: thread_ts.clone(),
+                ts: ts.clone(),
+                user_id: user_id.clone(),
+                text: text.clone(),
+                has_files: *has_files,
+            };
+            tracing::info!(team = %team_id, conversation = reply.conversation_id().as_deref().unwrap_or(""), "reply linked to its conversation");
+            app.queue
+                .enqueue(reply, &format!("linked:{team_id}:{channel_id}:{ts}"))
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))
+        }
         Job::Interaction {
             team_id,
             user_id,
@@ -320,6 +383,7 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         | Job::SlackEdit { portal_id, .. } => portal_id.clone(),
         Job::SlashCommand { team_id, .. }
         | Job::Interaction { team_id, .. }
+        | Job::UnmappedReply { team_id, .. }
         | Job::PublishHome { team_id, .. }
         | Job::HomeAction { team_id, .. }
         | Job::Deactivate { team_id, .. } => app
@@ -360,6 +424,18 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
             app, portal_id, thread_id, team_id, channel_id, thread_ts, user_id, error,
         )
         .await;
+    }
+    if let Job::UnmappedReply {
+        team_id,
+        channel_id,
+        thread_ts,
+        user_id,
+        ..
+    } = job
+    {
+        // The install is fine; its thread was never linked (or was deleted).
+        crate::reply::reply_unlinked(app, team_id, channel_id, thread_ts, user_id).await;
+        return;
     }
     if let Ok(Some(mut install)) = app.records.get_install(&portal).await {
         install.last_error = Some(format!("{}: {error}", job.kind()));
@@ -416,8 +492,16 @@ pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
         );
         match result {
             Ok(()) => {}
-            Err(JobError::Retry { reason, .. }) if receives < MAX_RECEIVES => {
-                tracing::warn!(job = job.kind(), conversation = job.conversation_id().as_deref().unwrap_or(""), attempt = receives, reason = %reason, "job failed, will be retried");
+            Err(JobError::Retry { reason, after }) if receives < MAX_RECEIVES => {
+                let delay = crate::queue::sqs_retry_delay(receives, after);
+                tracing::warn!(job = job.kind(), conversation = job.conversation_id().as_deref().unwrap_or(""), attempt = receives, delay_secs = delay.as_secs(), reason = %reason, "job failed, will be retried");
+                // Without this the retry waits for the queue's whole visibility timeout
+                // (6 minutes), whatever Retry-After said. If it fails, that is the fallback.
+                if let Some(receipt) = record.receipt_handle.as_deref() {
+                    if let Err(e) = app.queue.retry_after(receipt, delay).await {
+                        tracing::warn!(message_id = %id, error = %e, "could not shorten the retry delay");
+                    }
+                }
                 failures.push(failure(&id));
             }
             Err(e @ JobError::Retry { .. }) => {

@@ -249,4 +249,66 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
             .unwrap();
     let resp = shared::worker::handle_sqs_batch(&e.runner.app, junk).await;
     assert_eq!(resp.batch_item_failures[0].item_identifier, "junk");
+
+    // --- a retry comes back after its delay, not after the whole visibility timeout ---
+    let slow_q = sqs
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique_name("retry")))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "360",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let on_sqs = shared::app::App {
+        settings: e.runner.app.settings.clone(),
+        records: e.runner.app.records.clone(),
+        slack: e.runner.app.slack.clone(),
+        hubspot: e.runner.app.hubspot.clone(),
+        queue: std::sync::Arc::new(SqsQueue::new(sqs.clone(), slow_q.clone())),
+        clock: e.runner.app.clock.clone(),
+    };
+    SqsQueue::new(sqs.clone(), slow_q.clone())
+        .enqueue(failing.clone(), "retry-1")
+        .await
+        .unwrap();
+    let take = |vis: Option<i32>| {
+        let sqs = sqs.clone();
+        let url = slow_q.clone();
+        async move {
+            let out = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .set_visibility_timeout(vis)
+                .send()
+                .await
+                .unwrap();
+            out.messages().to_vec()
+        }
+    };
+    // Received as Lambda receives it: invisible for the queue's 360 s.
+    let got = take(None).await;
+    assert_eq!(got.len(), 1);
+    let batch: SqsEvent = serde_json::from_value(json!({"Records": [{
+        "messageId": got[0].message_id(), "receiptHandle": got[0].receipt_handle(),
+        "body": got[0].body(), "attributes": {"ApproximateReceiveCount": "1"}}]}))
+    .unwrap();
+    let resp = shared::worker::handle_sqs_batch(&on_sqs, batch).await;
+    assert_eq!(resp.batch_item_failures.len(), 1, "HubSpot 503: retried");
+    // First retry: 2 s (no Retry-After from HubSpot here).
+    assert!(take(Some(0)).await.is_empty(), "not visible at once");
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let again = take(Some(0)).await;
+    assert_eq!(
+        again.len(),
+        1,
+        "visible again after the retry delay, not after 360 s"
+    );
 }

@@ -252,10 +252,13 @@ async fn messages_that_are_not_agent_replies_are_ignored() {
     cases.push(("outside a thread", v));
     let mut v = base("1700000100.000002");
     v["channel"] = json!("C0OTHER001");
+    v["parent_user_id"] = json!("U0OTHER01");
+    // (Under one of our own messages it waits for a link: see the unlinked-thread test.)
     cases.push(("another channel", v));
     let mut v = base("1700000100.000003");
     v["thread_ts"] = json!("1700000099.000009");
-    cases.push(("a thread that is not a notification", v));
+    v["parent_user_id"] = json!("U0OTHER01");
+    cases.push(("a thread under someone else's message", v));
     let mut v = base("1700000100.000004");
     v["bot_id"] = json!("B0OTHERBOT");
     cases.push(("a bot", v));
@@ -311,6 +314,50 @@ async fn messages_that_are_not_agent_replies_are_ignored() {
         posts_to_inbox(&e).await,
         vec![expected_post("a real reply")]
     );
+}
+
+/// A reply under one of our messages that never becomes a conversation's notification
+/// (here: a thread whose conversation was deleted) waits for the link, then is kept and the
+/// agent told, privately; nothing reaches the inbox.
+#[tokio::test]
+async fn a_reply_in_an_unlinked_thread_of_ours_is_kept_and_the_agent_told() {
+    let e = env().await;
+    notified(&e, None).await;
+    set_bot_user(&e).await;
+    let mut ev = reply(AGENT, "are you there?", "1700000100.000400");
+    ev["thread_ts"] = json!("1700000050.000001");
+    let r = e.post_event(&envelope("Ev0UNLINK1", ev)).await;
+    assert_eq!(r.status().as_u16(), 200);
+    e.drain().await;
+    assert!(posts_to_inbox(&e).await.is_empty());
+    let eph = e.slack_calls("chat.postEphemeral").await;
+    assert_eq!(eph.len(), 1, "{eph:?}");
+    assert_eq!(eph[0]["user"], AGENT);
+    assert_eq!(eph[0]["thread_ts"], "1700000050.000001");
+    let text = eph[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("not sent") && text.contains("not linked"),
+        "{text}"
+    );
+    let dead = e
+        .runner
+        .app
+        .records
+        .list_dead_letters(PORTAL)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "kept");
+    assert!(dead[0].job.contains("are you there?"), "{}", dead[0].job);
+    // The install is fine: no error shown to its admins.
+    let install = e
+        .runner
+        .app
+        .records
+        .get_install(PORTAL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(install.last_error, None);
 }
 
 /// Posts `body` as Slack does: once, then twice more as retries; all answered 200.
