@@ -176,6 +176,9 @@ impl Aws {
                 status: "OPEN".into(),
                 assignee: None,
                 version: 0,
+                inbox_id: None,
+                earlier: vec![],
+                move_notice_pending: false,
             })
             .await?;
         Ok(())

@@ -96,6 +96,41 @@ pub struct ThreadMap {
     pub assignee: Option<String>,
     /// Optimistic-concurrency version: each save must name the version it read.
     pub version: i64,
+    /// The inbox the conversation was in at the last sync (routing by inbox).
+    pub inbox_id: Option<String>,
+    /// Earlier notifications of this conversation, oldest first, as (channel, parent ts):
+    /// it moved to an inbox routed to another channel. Replies there still reach it.
+    pub earlier: Vec<(String, String)>,
+    /// The last move is not announced in the earlier thread yet.
+    pub move_notice_pending: bool,
+}
+
+impl ThreadMap {
+    /// The channel a Slack message of this conversation with timestamp `ts` is in: Slack
+    /// timestamps grow, so it is the channel of the last notification posted at or before it.
+    pub fn channel_of(&self, ts: &str) -> &str {
+        let t = |x: &str| x.parse::<f64>().unwrap_or(0.0);
+        if t(ts) >= t(&self.parent_ts) {
+            return &self.channel_id;
+        }
+        self.earlier
+            .iter()
+            .rev()
+            .find(|(_, p)| t(ts) >= t(p))
+            .or(self.earlier.first())
+            .map(|(c, _)| c.as_str())
+            .unwrap_or(&self.channel_id)
+    }
+}
+
+/// An inbox routed to its own Slack channel (the install's channel is the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRoute {
+    pub portal_id: String,
+    pub inbox_id: String,
+    pub channel_id: String,
+    pub set_by: String,
+    pub set_at: i64,
 }
 
 /// A Slack user mapped to an inbox (HubSpot) user.
@@ -138,4 +173,44 @@ pub struct DeadLetter {
     pub job: String,
     pub error: String,
     pub at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_conversations_messages_are_found_in_the_channel_of_their_time() {
+        let map = ThreadMap {
+            portal_id: "P".into(),
+            thread_id: "T".into(),
+            team_id: "T1".into(),
+            channel_id: "C3".into(),
+            parent_ts: "1700000300.000001".into(),
+            first_message_id: None,
+            cursor_at: 0,
+            cursor_id: String::new(),
+            status: String::new(),
+            assignee: None,
+            version: 3,
+            inbox_id: None,
+            earlier: vec![
+                ("C1".into(), "1700000100.000001".into()),
+                ("C2".into(), "1700000200.000001".into()),
+            ],
+            move_notice_pending: false,
+        };
+        assert_eq!(map.channel_of("1700000100.000009"), "C1");
+        assert_eq!(map.channel_of("1700000199.999999"), "C1");
+        assert_eq!(map.channel_of("1700000200.000001"), "C2");
+        assert_eq!(map.channel_of("1700000300.000001"), "C3");
+        assert_eq!(map.channel_of("1700000400.5"), "C3");
+        // Before every parent (or unparsable): the first channel.
+        assert_eq!(map.channel_of("1600000000.000001"), "C1");
+        let unmoved = ThreadMap {
+            earlier: vec![],
+            ..map
+        };
+        assert_eq!(unmoved.channel_of("1600000000.000001"), "C3");
+    }
 }

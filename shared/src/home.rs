@@ -18,6 +18,10 @@ use crate::slack_text::escape;
 pub const ACTION_CHANNEL: &str = "home_channel";
 pub const ACTION_NOTIFICATIONS: &str = "home_notifications";
 pub const ACTION_DISCONNECT: &str = "home_disconnect";
+/// Routing by inbox: the select of inbox N has action id `home_route:N`.
+pub const ACTION_ROUTE_PREFIX: &str = "home_route:";
+/// At most this many inboxes are listed (a Home tab holds at most 100 blocks).
+const MAX_ROUTED_INBOXES: usize = 40;
 
 pub const REFUSED: &str = "Only the person who installed the app or a workspace admin can change these settings. Nothing changed.";
 
@@ -25,7 +29,74 @@ pub fn is_home_action(action_id: &str) -> bool {
     matches!(
         action_id,
         ACTION_CHANNEL | ACTION_NOTIFICATIONS | ACTION_DISCONNECT
-    )
+    ) || action_id.starts_with(ACTION_ROUTE_PREFIX)
+}
+
+/// What the "Channels by inbox" section shows: the portal's inboxes (or why they could not
+/// be listed) and the routes set.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    pub inboxes: Result<Vec<crate::hubspot::Inbox>, String>,
+    pub routes: Vec<crate::domain::InboxRoute>,
+}
+
+fn routing_blocks(r: &Routing, default_channel: Option<&str>) -> Vec<Value> {
+    let default = match default_channel {
+        Some(c) => format!("<#{c}>"),
+        None => "the notification channel".into(),
+    };
+    let mut blocks = vec![json!({"type": "section", "text": mrkdwn(format!(
+        "*Channels by inbox*\nEach HubSpot inbox can post to its own channel; the others use {default}. Pick {default} again to send an inbox back to it. A conversation moved to another inbox follows it, with a note in its old thread."
+    ))})];
+    let inboxes = match &r.inboxes {
+        Ok(i) => i,
+        Err(e) => {
+            blocks.push(json!({"type": "context", "elements": [mrkdwn(format!(
+                ":warning: The inboxes could not be listed ({}); try again later.", escape(e)
+            ))]}));
+            return blocks;
+        }
+    };
+    if inboxes.is_empty() {
+        blocks
+            .push(json!({"type": "context", "elements": [mrkdwn("No inboxes found in HubSpot.")]}));
+    }
+    for inbox in inboxes.iter().take(MAX_ROUTED_INBOXES) {
+        let route = r.routes.iter().find(|x| x.inbox_id == inbox.id);
+        let now = match route {
+            Some(x) => format!("<#{}>", x.channel_id),
+            None => format!("{default} (default)"),
+        };
+        let name = if inbox.name.is_empty() {
+            format!("Inbox {}", inbox.id)
+        } else {
+            inbox.name.clone()
+        };
+        let mut select = json!({
+            "type": "conversations_select",
+            "action_id": format!("{ACTION_ROUTE_PREFIX}{}", inbox.id),
+            "placeholder": plain("Pick a channel"),
+            "filter": {"include": ["public", "private"], "exclude_bot_users": true, "exclude_external_shared_channels": true}
+        });
+        if let Some(c) = route
+            .map(|x| &x.channel_id)
+            .or(default_channel.map(str::to_string).as_ref())
+        {
+            select["initial_conversation"] = json!(c);
+        }
+        blocks.push(json!({
+            "type": "section",
+            "text": mrkdwn(format!("*{}*\n{now}", escape(&crate::slack_text::truncate_chars(&name, 150).0))),
+            "accessory": select
+        }));
+    }
+    if inboxes.len() > MAX_ROUTED_INBOXES {
+        blocks.push(json!({"type": "context", "elements": [mrkdwn(format!(
+            "{} more inboxes are not listed here; they use the default channel.",
+            inboxes.len() - MAX_ROUTED_INBOXES
+        ))]}));
+    }
+    blocks
 }
 
 /// Whether `user` may change the install's settings: its installer, or a workspace admin
@@ -82,6 +153,7 @@ pub fn view(
     manage: bool,
     notice: Option<&str>,
     install_url: &str,
+    routing: Option<&Routing>,
 ) -> Value {
     let mut blocks = vec![json!({"type": "header", "text": plain("HubSpot inbox → Slack")})];
     if let Some(n) = notice {
@@ -183,6 +255,10 @@ pub fn view(
         }));
     }
     blocks.push(json!({"type": "actions", "block_id": "home_actions", "elements": buttons}));
+    if let Some(r) = routing {
+        blocks.push(json!({"type": "divider"}));
+        blocks.extend(routing_blocks(r, i.channel_id.as_deref()));
+    }
     json!({"type": "home", "blocks": blocks})
 }
 
@@ -233,7 +309,18 @@ async fn publish_view(
     manage: bool,
     notice: Option<&str>,
 ) -> Result<(), JobError> {
-    let mut v = view(Some(install), manage, notice, &install_url(app));
+    let routing = if manage && install.status != InstallStatus::Inactive {
+        Some(load_routing(app, install).await)
+    } else {
+        None
+    };
+    let mut v = view(
+        Some(install),
+        manage,
+        notice,
+        &install_url(app),
+        routing.as_ref(),
+    );
     if install.status != InstallStatus::Inactive {
         if let (Some(section), Some(blocks)) = (
             availability_section(app, install, user).await,
@@ -249,6 +336,29 @@ async fn publish_view(
         }
         Err(e) => Err(crate::notify::slack_failure(app, install, e).await),
     }
+}
+
+/// The portal's inboxes and its routes, for the Home tab (a failure is shown, not fatal).
+async fn load_routing(app: &App, install: &Install) -> Routing {
+    let routes = app
+        .records
+        .list_routes(&install.portal_id)
+        .await
+        .unwrap_or_default();
+    let mut install = install.clone();
+    let inboxes = match crate::tokens::hubspot_token(app, &mut install).await {
+        Ok(Some(token)) => app
+            .hubspot
+            .list_inboxes(&token)
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(None) => Err("no HubSpot token".into()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = &inboxes {
+        tracing::warn!(portal = %install.portal_id, error = %e, "inboxes not listed for the home tab");
+    }
+    Routing { inboxes, routes }
 }
 
 /// The viewer's availability (as last set from Slack) and who is available now.
@@ -375,6 +485,10 @@ pub async fn act(
                 )
             }
         },
+        route if route.starts_with(ACTION_ROUTE_PREFIX) => {
+            let inbox = &route[ACTION_ROUTE_PREFIX.len()..];
+            route_inbox(app, &install, &bot, user, inbox, value).await?
+        }
         ACTION_NOTIFICATIONS => {
             let on = value == "on";
             install.notifications_on = on;
@@ -397,6 +511,7 @@ pub async fn act(
                 true,
                 Some(&format!("<@{user}> disconnected HubSpot portal {portal}: nothing more is posted, and the app's tokens and links were deleted.")),
                 &install_url(app),
+                None,
             );
             if let Err(e) = app.slack.publish_home(&bot, user, &v).await {
                 tracing::warn!(team, error = %e, "last home tab not published");
@@ -414,6 +529,66 @@ pub async fn act(
         }
     };
     publish_view(app, &install, &bot, user, true, Some(&notice)).await
+}
+
+/// Routes `inbox` to `channel` (checked like the notification channel), or back to the
+/// default when `channel` is the install's channel. Returns what to tell the admin.
+async fn route_inbox(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    user: &str,
+    inbox: &str,
+    channel: &str,
+) -> Result<String, JobError> {
+    let portal = &install.portal_id;
+    let team = &install.team_id;
+    if inbox.is_empty() || inbox.len() > 64 || !inbox.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Ok("That inbox is not valid; nothing changed.".into());
+    }
+    if channel.is_empty() {
+        return Ok("Pick a channel.".into());
+    }
+    if install.channel_id.as_deref() == Some(channel) {
+        app.records
+            .delete_route(portal, inbox)
+            .await
+            .map_err(store_err)?;
+        tracing::info!(team = %team, portal = %portal, user, inbox, "inbox routed back to the default channel");
+        return Ok(format!(
+            "Done: new live chats from inbox {inbox} go to <#{channel}>, the notification channel."
+        ));
+    }
+    Ok(match check_channel(app, bot, channel).await {
+        ChannelCheck::Ready { .. } => {
+            app.records
+                .set_route(&crate::domain::InboxRoute {
+                    portal_id: portal.clone(),
+                    inbox_id: inbox.to_string(),
+                    channel_id: channel.to_string(),
+                    set_by: user.to_string(),
+                    set_at: app.clock.now_secs(),
+                })
+                .await
+                .map_err(store_err)?;
+            tracing::info!(team = %team, portal = %portal, user, inbox, channel, "inbox routed to its own channel");
+            format!("Done: new live chats from inbox {inbox} go to <#{channel}>.")
+        }
+        ChannelCheck::NeedsInvite => format!(
+            "<#{channel}> is private and the app is not in it: type `/invite` there and add the app, then pick it again. Nothing changed."
+        ),
+        ChannelCheck::Archived => {
+            format!("<#{channel}> is archived, so nothing changed. Pick another channel.")
+        }
+        ChannelCheck::Failed(e) if e.is_retryable() => return Err(JobError::retry(e.to_string())),
+        ChannelCheck::Failed(e) => {
+            tracing::warn!(team = %team, portal = %portal, channel, error = %e, "chosen channel could not be checked");
+            format!(
+                "<#{channel}> could not be checked ({}), so nothing changed.",
+                e.code().unwrap_or("error")
+            )
+        }
+    })
 }
 
 /// Records a delivery for the Home tab's health: at most one write a minute, and a read
@@ -468,7 +643,14 @@ mod tests {
 
     #[test]
     fn managers_get_the_controls_and_others_a_read_only_view() {
-        let v = view(Some(&install()), true, None, "https://x/slack/install").to_string();
+        let v = view(
+            Some(&install()),
+            true,
+            None,
+            "https://x/slack/install",
+            None,
+        )
+        .to_string();
         for s in [
             "22761544",
             "<#C1>",
@@ -482,7 +664,7 @@ mod tests {
         ] {
             assert!(v.contains(s), "{s} in {v}");
         }
-        let ro = view(Some(&install()), false, Some(REFUSED), "https://x").to_string();
+        let ro = view(Some(&install()), false, Some(REFUSED), "https://x", None).to_string();
         assert!(ro.contains(REFUSED));
         assert!(ro.contains("<@UADMIN> or a workspace admin can change"));
         for s in [ACTION_CHANNEL, ACTION_NOTIFICATIONS, ACTION_DISCONNECT] {
@@ -495,7 +677,7 @@ mod tests {
         let mut i = install();
         i.source = InstallSource::Settings;
         i.installer_user_id = None;
-        let v = view(Some(&i), true, None, "https://x").to_string();
+        let v = view(Some(&i), true, None, "https://x", None).to_string();
         assert!(v.contains("SLACK_CHANNEL_ID"));
         assert!(v.contains(ACTION_NOTIFICATIONS));
         assert!(!v.contains("conversations_select"));
@@ -503,13 +685,64 @@ mod tests {
     }
 
     #[test]
+    fn inboxes_get_a_channel_select_each_escaped_and_capped() {
+        use crate::hubspot::Inbox;
+        let inbox = |id: &str, name: &str| Inbox {
+            id: id.into(),
+            name: name.into(),
+            archived: false,
+        };
+        let routing = Routing {
+            inboxes: Ok(vec![inbox("1", "Sales <!here>"), inbox("2", "")]),
+            routes: vec![crate::domain::InboxRoute {
+                portal_id: "P".into(),
+                inbox_id: "1".into(),
+                channel_id: "C9".into(),
+                set_by: "U".into(),
+                set_at: 0,
+            }],
+        };
+        let v = view(Some(&install()), true, None, "u", Some(&routing)).to_string();
+        assert!(
+            v.contains("home_route:1") && v.contains("home_route:2"),
+            "{v}"
+        );
+        assert!(
+            v.contains("Sales &lt;!here&gt;") && !v.contains("<!here>"),
+            "{v}"
+        );
+        assert!(
+            v.contains("Inbox 2") && v.contains("<#C1> (default)"),
+            "{v}"
+        );
+        assert!(v.contains("\"initial_conversation\":\"C9\""), "{v}");
+        assert!(is_home_action("home_route:1") && !is_home_action("home_routeX"));
+        let many = Routing {
+            inboxes: Ok((0..60).map(|n| inbox(&n.to_string(), "x")).collect()),
+            routes: vec![],
+        };
+        let v = view(Some(&install()), true, None, "u", Some(&many));
+        assert!(
+            v["blocks"].as_array().unwrap().len() <= 100,
+            "Slack's limit"
+        );
+        assert!(v.to_string().contains("20 more inboxes are not listed"));
+        let failed = Routing {
+            inboxes: Err("hubspot 503".into()),
+            routes: vec![],
+        };
+        let v = view(Some(&install()), true, None, "u", Some(&failed)).to_string();
+        assert!(v.contains("could not be listed (hubspot 503)"), "{v}");
+    }
+
+    #[test]
     fn not_connected_points_at_the_install_page() {
-        let v = view(None, true, None, "https://x/slack/install").to_string();
+        let v = view(None, true, None, "https://x/slack/install", None).to_string();
         assert!(v.contains("not connected"));
         assert!(v.contains("https://x/slack/install"));
         let mut i = install();
         i.status = InstallStatus::Inactive;
-        assert!(view(Some(&i), true, None, "u")
+        assert!(view(Some(&i), true, None, "u", None)
             .to_string()
             .contains("not connected"));
     }

@@ -81,6 +81,18 @@ impl HubSpotError {
 // ---------------------------------------------------------------------------------------------
 // Types
 
+/// A conversations inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inbox {
+    #[serde(deserialize_with = "de_id")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub archived: bool,
+}
+
 /// A conversations thread.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -387,6 +399,53 @@ impl HubSpotApi {
         let req = self.http.get(url).bearer_auth(token.expose());
         let bytes = self.execute("get_thread", req).await?;
         parse("get_thread", &bytes)
+    }
+
+    /// The portal's inboxes that are not archived (`GET /conversations/v3/conversations/inboxes`,
+    /// `{results: [{id, name, type, archived}], paging}`), following `paging.next.after` up to
+    /// 10 pages, sorted by name.
+    pub async fn list_inboxes(&self, token: &Secret) -> Result<Vec<Inbox>, HubSpotError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default, deserialize_with = "null_default")]
+            results: Vec<Inbox>,
+            #[serde(default)]
+            paging: Option<serde_json::Value>,
+        }
+        let url = format!("{}/conversations/v3/conversations/inboxes", self.base);
+        let mut inboxes = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10 {
+            let mut query = vec![("limit", PAGE_LIMIT.to_string())];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let req = self
+                .http
+                .get(&url)
+                .bearer_auth(token.expose())
+                .query(&query);
+            let bytes = self.execute("list_inboxes", req).await?;
+            let page: Page = parse("list_inboxes", &bytes)?;
+            inboxes.extend(page.results.into_iter().filter(|i| !i.archived));
+            let next = page
+                .paging
+                .as_ref()
+                .and_then(|p| p.pointer("/next/after"))
+                .and_then(|a| {
+                    a.as_str()
+                        .map(str::to_string)
+                        .or_else(|| a.as_i64().map(|n| n.to_string()))
+                })
+                .filter(|a| !a.is_empty() && after.as_deref() != Some(a.as_str()));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        inboxes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        inboxes.dedup_by(|a, b| a.id == b.id);
+        Ok(inboxes)
     }
 
     /// All messages of a thread, following `paging.next.after` (100 a page, at most 50 pages),

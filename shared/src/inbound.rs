@@ -132,10 +132,12 @@ impl HubSpotEvent {
             }
             Some("conversation.propertyChange") => match self.property_name.as_deref() {
                 // isArchived=false is a restore: the thread reappears.
-                Some("status") | Some("assignedTo") | Some("isArchived") => HubSpotAction::Sync {
-                    portal_id,
-                    thread_id,
-                },
+                Some("status") | Some("assignedTo") | Some("isArchived") | Some("inboxId") => {
+                    HubSpotAction::Sync {
+                        portal_id,
+                        thread_id,
+                    }
+                }
                 other => ignore(&format!(
                     "property change of {} is not shown",
                     other.unwrap_or("(none)")

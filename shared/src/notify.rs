@@ -578,6 +578,18 @@ async fn sync_locked(
         .await
         .map_err(hubspot_failure)?;
     let card = build_card(app, &token, portal, &thread, &messages).await?;
+    // Routing by inbox: the inbox's own channel, else the install's.
+    let target = match &thread.inbox_id {
+        Some(inbox) => app
+            .records
+            .route_for(portal, inbox)
+            .await
+            .map_err(store_err)?
+            .map(|r| r.channel_id)
+            .unwrap_or_else(|| channel.to_string()),
+        None => channel.to_string(),
+    };
+    let channel = target.as_str();
     let mut posted = false;
     let mut map = match existing {
         Some(m) => m,
@@ -612,6 +624,9 @@ async fn sync_locked(
                 status: card.key(),
                 assignee: None,
                 version: 1,
+                inbox_id: thread.inbox_id.clone(),
+                earlier: vec![],
+                move_notice_pending: false,
             };
             if !app.records.create_thread(&map).await.map_err(store_err)? {
                 // Only possible if our lease expired mid-post: keep the first thread.
@@ -634,6 +649,13 @@ async fn sync_locked(
                 .ok_or_else(|| JobError::retry("thread mapping vanished"))?
         }
     };
+    // Moved to another inbox: to that inbox's channel when it differs.
+    if thread.inbox_id.is_some() && map.inbox_id != thread.inbox_id {
+        map = follow_inbox_move(app, install, bot, &card, &thread, map, channel).await?;
+    }
+    if map.move_notice_pending {
+        map = announce_move(app, install, bot, map).await?;
+    }
     // The card: update when what it shows changed (status, assignee, claim).
     if map.status != card.key() {
         if let Err(e) = app
@@ -699,6 +721,129 @@ async fn sync_locked(
     Ok(())
 }
 
+/// The conversation is now in another inbox (`thread.inbox_id`, routed to `target`). The
+/// first sync that learns a mapping's inbox only records it. Otherwise, to the same channel:
+/// a line in the thread; to another channel: a new notification there, the mapping moved to
+/// it (the earlier thread stays linked, so replies there still arrive), and a pending notice
+/// for the earlier thread (`announce_move`).
+async fn follow_inbox_move(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    card: &Card,
+    thread: &crate::hubspot::Thread,
+    map: ThreadMap,
+    target: &str,
+) -> Result<ThreadMap, JobError> {
+    let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
+    let (portal, conv) = (map.portal_id.clone(), map.thread_id.clone());
+    let changed = || JobError::retry("thread mapping changed concurrently");
+    if map.inbox_id.is_none() || target == map.channel_id {
+        if map.inbox_id.is_some() {
+            let text = format!(
+                ":arrow_right: This conversation moved to another inbox in HubSpot: <{}|open it in the inbox>.",
+                inbox_link(app, &portal, &conv)
+            );
+            if let Err(e) = app
+                .slack
+                .post_message(bot, &map.channel_id, Some(&map.parent_ts), &text, None)
+                .await
+            {
+                return Err(slack_failure(app, install, e).await);
+            }
+            tracing::info!(portal = %portal, conversation = %conv, inbox = thread.inbox_id.as_deref().unwrap_or(""), "conversation moved to another inbox; same channel");
+        }
+        let next = ThreadMap {
+            inbox_id: thread.inbox_id.clone(),
+            ..map
+        };
+        return app
+            .records
+            .save_thread(&next)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(changed);
+    }
+    let ts = match app
+        .slack
+        .post_message(
+            bot,
+            target,
+            None,
+            &card.fallback_text(),
+            Some(&card.blocks()),
+        )
+        .await
+    {
+        Ok(ts) => ts,
+        Err(e) => return Err(slack_failure(app, install, e).await),
+    };
+    let mut moved = map.clone();
+    moved
+        .earlier
+        .push((map.channel_id.clone(), map.parent_ts.clone()));
+    moved.channel_id = target.to_string();
+    moved.parent_ts = ts.clone();
+    moved.inbox_id = thread.inbox_id.clone();
+    moved.status = card.key();
+    moved.move_notice_pending = true;
+    match app.records.move_thread(&moved).await.map_err(store_err)? {
+        Some(m) => {
+            tracing::info!(portal = %portal, conversation = %conv, inbox = thread.inbox_id.as_deref().unwrap_or(""), channel = target, ts = %ts, "conversation moved to another inbox; notification posted in its channel");
+            Ok(m)
+        }
+        None => {
+            let _ = app.slack.delete_message(bot, target, &ts).await;
+            Err(changed())
+        }
+    }
+}
+
+/// Tells the earlier thread where the conversation went (a link to its new notification).
+async fn announce_move(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    map: ThreadMap,
+) -> Result<ThreadMap, JobError> {
+    let Some((old_channel, old_ts)) = map.earlier.last().cloned() else {
+        return Ok(map);
+    };
+    let link = match app
+        .slack
+        .permalink(bot, &map.channel_id, &map.parent_ts)
+        .await
+    {
+        Ok(url) if url.starts_with("https://") => format!("<{url}|continued here>"),
+        _ => format!("continued in <#{}>", map.channel_id),
+    };
+    let text = format!(
+        ":arrow_right: This conversation moved to another inbox, routed to <#{}>: {link}. Replies here still reach the visitor.",
+        map.channel_id
+    );
+    match app
+        .slack
+        .post_message(bot, &old_channel, Some(&old_ts), &text, None)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.is_retryable() => return Err(slack_failure(app, install, e).await),
+        Err(e) => {
+            // The old channel is gone or closed to the app: the new notification stands.
+            tracing::warn!(portal = %map.portal_id, conversation = %map.thread_id, channel = %old_channel, error = %e, "move not announced in the earlier thread");
+        }
+    }
+    let next = ThreadMap {
+        move_notice_pending: false,
+        ..map
+    };
+    app.records
+        .save_thread(&next)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?
+        .ok_or_else(|| JobError::retry("thread mapping changed concurrently"))
+}
+
 /// The conversation was deleted in the inbox: remove its Slack messages (privacy deletion)
 /// or redact them (deletion), then its mappings.
 pub async fn delete_conversation(
@@ -737,11 +882,30 @@ pub async fn delete_conversation(
         .await
         .map_err(store_err)?
     {
-        if ts == map.parent_ts || ts.is_empty() {
+        if ts.is_empty() || ts == map.parent_ts || map.earlier.iter().any(|(_, p)| *p == ts) {
             continue;
         }
-        if let Err(e) = app.slack.delete_message(&bot, &map.channel_id, &ts).await {
+        if let Err(e) = app
+            .slack
+            .delete_message(&bot, map.channel_of(&ts), &ts)
+            .await
+        {
             return Err(slack_failure(app, &install, e).await);
+        }
+    }
+    // Notifications the conversation had before it moved inboxes.
+    for (c, p) in &map.earlier {
+        let res = if privacy {
+            app.slack.delete_message(&bot, c, p).await
+        } else {
+            let text = "This conversation was deleted in the inbox.";
+            let blocks = json!([{"type": "section", "text": {"type": "mrkdwn", "text": format!(":wastebasket: {text}")}}]);
+            app.slack
+                .update_message(&bot, c, p, text, Some(&blocks))
+                .await
+        };
+        if let Err(e) = res {
+            tracing::warn!(portal, conversation = thread_id, channel = %c, error = %e, "earlier notification not removed");
         }
     }
     let res = if privacy {

@@ -53,6 +53,9 @@ pub mod keys {
     pub fn lease(name: &str) -> (String, String) {
         (format!("LEASE#{name}"), "LEASE".into())
     }
+    pub fn route(portal: &str, inbox: &str) -> (String, String) {
+        (format!("ROUTE#{portal}"), format!("INBOX#{inbox}"))
+    }
     pub fn dead_letter(portal: &str, at: i64, id: &str) -> (String, String) {
         (format!("DEAD#{portal}"), format!("{at:020}#{id}"))
     }
@@ -377,6 +380,19 @@ impl Records {
         it.insert("status".into(), s(t.status.clone()));
         put_opt_s(&mut it, "assignee", &t.assignee);
         it.insert("version".into(), Attr::N(version));
+        put_opt_s(&mut it, "inbox_id", &t.inbox_id);
+        if !t.earlier.is_empty() {
+            // Channel ids and Slack timestamps hold neither ' ' nor ','.
+            let e: Vec<String> = t
+                .earlier
+                .iter()
+                .map(|(c, ts)| format!("{c} {ts}"))
+                .collect();
+            it.insert("earlier".into(), s(e.join(",")));
+        }
+        if t.move_notice_pending {
+            it.insert("move_notice_pending".into(), Attr::Bool(true));
+        }
         it
     }
 
@@ -393,6 +409,16 @@ impl Records {
             status: opt_s(it, "status").unwrap_or_default(),
             assignee: opt_s(it, "assignee"),
             version: get_n(it, "version")?,
+            inbox_id: opt_s(it, "inbox_id"),
+            earlier: opt_s(it, "earlier")
+                .map(|e| {
+                    e.split(',')
+                        .filter_map(|p| p.split_once(' '))
+                        .map(|(c, ts)| (c.to_string(), ts.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            move_notice_pending: matches!(it.get("move_notice_pending"), Some(Attr::Bool(true))),
         })
     }
 
@@ -467,6 +493,85 @@ impl Records {
         }
     }
 
+    /// Moves the conversation's notification to `t.channel_id`/`t.parent_ts` (its previous
+    /// one already pushed onto `t.earlier`) when the stored version is still `t.version`,
+    /// and links the new Slack thread to it. The earlier threads stay linked.
+    pub async fn move_thread(&self, t: &ThreadMap) -> R<Option<ThreadMap>> {
+        let next = t.version + 1;
+        let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
+        let mut reverse = item(rpk, rsk);
+        reverse.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
+        reverse.insert("portal_id".into(), s(t.portal_id.clone()));
+        reverse.insert("thread_id".into(), s(t.thread_id.clone()));
+        let res = self
+            .store
+            .transact(vec![
+                Write::Put {
+                    item: self.thread_item(t, next),
+                    cond: Cond::Equals("version".into(), Attr::N(t.version)),
+                },
+                Write::Put {
+                    item: reverse,
+                    cond: Cond::None,
+                },
+            ])
+            .await;
+        match res {
+            Ok(()) => Ok(Some(ThreadMap {
+                version: next,
+                ..t.clone()
+            })),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ---- routing by inbox ----
+
+    pub async fn set_route(&self, r: &InboxRoute) -> R<()> {
+        let (pk, sk) = keys::route(&r.portal_id, &r.inbox_id);
+        let mut it = item(pk, sk);
+        it.insert(GSI1PK.into(), s(keys::portal_index(&r.portal_id)));
+        it.insert("portal_id".into(), s(r.portal_id.clone()));
+        it.insert("inbox_id".into(), s(r.inbox_id.clone()));
+        it.insert("channel_id".into(), s(r.channel_id.clone()));
+        it.insert("set_by".into(), s(r.set_by.clone()));
+        it.insert("set_at".into(), Attr::N(r.set_at));
+        self.store.put(it, Cond::None).await
+    }
+
+    pub async fn delete_route(&self, portal: &str, inbox: &str) -> R<()> {
+        let (pk, sk) = keys::route(portal, inbox);
+        self.store.delete(&pk, &sk, Cond::None).await.map(|_| ())
+    }
+
+    fn route_from(it: &Item) -> R<InboxRoute> {
+        Ok(InboxRoute {
+            portal_id: get_s(it, "portal_id")?,
+            inbox_id: get_s(it, "inbox_id")?,
+            channel_id: get_s(it, "channel_id")?,
+            set_by: opt_s(it, "set_by").unwrap_or_default(),
+            set_at: opt_n(it, "set_at").unwrap_or(0),
+        })
+    }
+
+    /// The channel an inbox is routed to, if it has its own.
+    pub async fn route_for(&self, portal: &str, inbox: &str) -> R<Option<InboxRoute>> {
+        let (pk, sk) = keys::route(portal, inbox);
+        let it = self.store.get(&pk, &sk).await?;
+        it.as_ref().map(Self::route_from).transpose()
+    }
+
+    pub async fn list_routes(&self, portal: &str) -> R<Vec<InboxRoute>> {
+        let (pk, _) = keys::route(portal, "");
+        self.store
+            .query(&pk, "INBOX#")
+            .await?
+            .iter()
+            .map(Self::route_from)
+            .collect()
+    }
+
     /// Records that inbox message `message_id` is Slack message `slack_ts` in the thread.
     /// `origin` says who wrote it first ("inbox" or "slack"); false when already recorded.
     pub async fn record_message(
@@ -537,8 +642,11 @@ impl Records {
     pub async fn delete_thread(&self, portal: &str, thread: &str) -> R<()> {
         let pk = keys::conv_pk(portal, thread);
         if let Some(t) = self.get_thread(portal, thread).await? {
-            let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
-            self.store.delete(&rpk, &rsk, Cond::None).await?;
+            let parents = t.earlier.iter().map(|(c, ts)| (c.as_str(), ts.as_str()));
+            for (c, ts) in parents.chain([(t.channel_id.as_str(), t.parent_ts.as_str())]) {
+                let (rpk, rsk) = keys::slack_thread(&t.team_id, c, ts);
+                self.store.delete(&rpk, &rsk, Cond::None).await?;
+            }
         }
         for it in self.store.query(&pk, "").await? {
             let (ipk, isk) = crate::store::key_of(&it)?;

@@ -260,6 +260,23 @@ impl SlackApi {
         }
     }
 
+    /// chat.getPermalink: a link to a message (no scope needed).
+    pub async fn permalink(
+        &self,
+        token: &Secret,
+        channel: &str,
+        ts: &str,
+    ) -> Result<String, SlackError> {
+        let v = self
+            .call_form(
+                "chat.getPermalink",
+                token,
+                &[("channel", channel), ("message_ts", ts)],
+            )
+            .await?;
+        parse_field(&v, "permalink", "chat.getPermalink")
+    }
+
     /// users.info.
     pub async fn user_info(&self, token: &Secret, user: &str) -> Result<SlackUser, SlackError> {
         let v = self
