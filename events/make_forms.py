@@ -45,7 +45,7 @@ COMMANDS = {
     "unknown": {"command": "/hs-chat-foo", "text": ""},
 }
 
-INTERACTIONS = ["claim", "reply-in-inbox"]
+INTERACTIONS = ["claim", "reply-in-inbox", "home-route-inbox"]
 
 
 def slack_json(value) -> str:

@@ -471,19 +471,7 @@ pub async fn act(
                 };
                 format!("<#{value}> is private and the app is not in it: type `/invite` in that channel and add the app. Notifications move there as soon as it is in. {until}")
             }
-            ChannelCheck::Archived => {
-                format!("<#{value}> is archived, so nothing changed. Pick another channel.")
-            }
-            ChannelCheck::Failed(e) if e.is_retryable() => {
-                return Err(JobError::retry(e.to_string()))
-            }
-            ChannelCheck::Failed(e) => {
-                tracing::warn!(team, portal = %portal, channel = value, error = %e, "chosen channel could not be checked");
-                format!(
-                    "<#{value}> could not be checked ({}), so nothing changed.",
-                    e.code().unwrap_or("error")
-                )
-            }
+            other => channel_refused(team, &portal, value, other)?,
         },
         route if route.starts_with(ACTION_ROUTE_PREFIX) => {
             let inbox = &route[ACTION_ROUTE_PREFIX.len()..];
@@ -577,18 +565,32 @@ async fn route_inbox(
         ChannelCheck::NeedsInvite => format!(
             "<#{channel}> is private and the app is not in it: type `/invite` there and add the app, then pick it again. Nothing changed."
         ),
-        ChannelCheck::Archived => {
-            format!("<#{channel}> is archived, so nothing changed. Pick another channel.")
-        }
-        ChannelCheck::Failed(e) if e.is_retryable() => return Err(JobError::retry(e.to_string())),
+        other => channel_refused(team, portal, channel, other)?,
+    })
+}
+
+/// What to tell an admin whose chosen channel is archived or could not be checked (a
+/// transient failure is retried instead).
+fn channel_refused(
+    team: &str,
+    portal: &str,
+    channel: &str,
+    check: ChannelCheck,
+) -> Result<String, JobError> {
+    match check {
+        ChannelCheck::Archived => Ok(format!(
+            "<#{channel}> is archived, so nothing changed. Pick another channel."
+        )),
+        ChannelCheck::Failed(e) if e.is_retryable() => Err(JobError::retry(e.to_string())),
         ChannelCheck::Failed(e) => {
-            tracing::warn!(team = %team, portal = %portal, channel, error = %e, "chosen channel could not be checked");
-            format!(
+            tracing::warn!(team, portal, channel, error = %e, "chosen channel could not be checked");
+            Ok(format!(
                 "<#{channel}> could not be checked ({}), so nothing changed.",
                 e.code().unwrap_or("error")
-            )
+            ))
         }
-    })
+        ChannelCheck::Ready { .. } | ChannelCheck::NeedsInvite => Ok(String::new()),
+    }
 }
 
 /// Records a delivery for the Home tab's health: at most one write a minute, and a read

@@ -422,14 +422,20 @@ impl Records {
         })
     }
 
-    /// Creates the mapping (both directions) when none exists: first writer wins.
-    /// Returns false, writing nothing, when the conversation already has a thread.
-    pub async fn create_thread(&self, t: &ThreadMap) -> R<bool> {
+    /// The pointer from the Slack thread (`t`'s current notification) to the conversation.
+    fn reverse_item(t: &ThreadMap) -> Item {
         let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
         let mut reverse = item(rpk, rsk);
         reverse.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
         reverse.insert("portal_id".into(), s(t.portal_id.clone()));
         reverse.insert("thread_id".into(), s(t.thread_id.clone()));
+        reverse
+    }
+
+    /// Creates the mapping (both directions) when none exists: first writer wins.
+    /// Returns false, writing nothing, when the conversation already has a thread.
+    pub async fn create_thread(&self, t: &ThreadMap) -> R<bool> {
+        let reverse = Self::reverse_item(t);
         let res = self
             .store
             .transact(vec![
@@ -498,11 +504,7 @@ impl Records {
     /// and links the new Slack thread to it. The earlier threads stay linked.
     pub async fn move_thread(&self, t: &ThreadMap) -> R<Option<ThreadMap>> {
         let next = t.version + 1;
-        let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
-        let mut reverse = item(rpk, rsk);
-        reverse.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
-        reverse.insert("portal_id".into(), s(t.portal_id.clone()));
-        reverse.insert("thread_id".into(), s(t.thread_id.clone()));
+        let reverse = Self::reverse_item(t);
         let res = self
             .store
             .transact(vec![

@@ -262,6 +262,18 @@ pub async fn slack_user(slack: &MockServer, id: &str, name: &str, email: Option<
         .await;
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters (form values).
+pub fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A response_url endpoint on the Slack mock (`/respond/...`).
 pub fn response_url(slack: &MockServer, name: &str) -> String {
     format!("{}/respond/{name}", slack.uri())

@@ -37,17 +37,6 @@ async fn users_object_ok(e: &Env) {
         .await;
 }
 
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A slash command form as Slack sends it.
 fn command(cmd: &str, text: &str, user: &str, response_url: &str) -> String {
     [

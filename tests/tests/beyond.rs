@@ -23,17 +23,6 @@ async fn env_with_notification(messages: &[Value]) -> Env {
     e
 }
 
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn click(user: &str, action_id: &str, value: &str, response_url: &str) -> String {
     let payload = json!({
         "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},

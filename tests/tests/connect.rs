@@ -234,18 +234,7 @@ async fn get(e: &Env, path_and_query: &str) -> Page {
 }
 
 fn enc(s: &str) -> String {
-    url_encode(s)
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent(s)
 }
 
 /// Steps 1-4: install page, HubSpot consent, HubSpot callback. Returns the Slack state.
@@ -319,7 +308,7 @@ fn home_click(user: &str, action: Value) -> String {
         "view": {"id": "V0HOME0001", "type": "home", "blocks": []},
         "actions": [action]
     });
-    format!("payload={}", url_encode(&payload.to_string()))
+    format!("payload={}", percent(&payload.to_string()))
 }
 
 fn pick(channel: &str, ts: &str) -> Value {

@@ -72,17 +72,6 @@ fn in_inbox(id: &str, inbox: &str) -> Value {
     t
 }
 
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A channel picked for an inbox in the Home tab, as Slack posts it.
 async fn pick(e: &Env, user: &str, inbox: &str, channel: &str, ts: &str) {
     let payload = json!({

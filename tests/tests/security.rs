@@ -92,17 +92,6 @@ fn now_s() -> i64 {
     now_ms() / 1000
 }
 
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn slack_req(p: &str, ct: &str, body: &[u8], secret: &[u8], ts: i64) -> Req {
     Req {
         method: "POST",

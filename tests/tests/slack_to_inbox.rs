@@ -95,17 +95,6 @@ async fn post_slack_with(
     req.body(body.to_string()).send().await.unwrap()
 }
 
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A block_actions click on the notification, as Slack POSTs it to the interactivity URL.
 fn click(user: &str, action: Value, response_url: &str) -> String {
     let payload = json!({
