@@ -19,7 +19,6 @@
 # the SAM CLI in .venv/sam (scripts/lint-template.sh installs it).
 set -euo pipefail
 
-CARGO_LAMBDA_VERSION="1.9.2"
 FUNCTIONS=(oauth chat-webhook slack-events slash-commands interactivity delivery-worker)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,14 +38,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-VENV="$ROOT/.venv/lambda"
-if ! "$VENV/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
-  echo "==> installing cargo-lambda==$CARGO_LAMBDA_VERSION (with zig) into $VENV" >&2
-  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
-fi
-# cargo-lambda finds zig through the venv's Python (the ziglang package).
-export PATH="$VENV/bin:$PATH"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+ensure_cargo_lambda
 
 case "$arch" in
   arm64) triple=aarch64-unknown-linux-gnu; flag=--arm64 ;;

@@ -6,11 +6,9 @@
 #   scripts/run-local.sh replay FILE     sign and send a sample from events/raw
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ! -f .env ]]; then
-  key=$(python3 -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())')
-  sed "s|^TOKEN_ENCRYPTION_KEY=.*|TOKEN_ENCRYPTION_KEY=${key}|" .env.example > .env
-  echo "created .env from .env.example (edit it to add your Slack and HubSpot settings)" >&2
-fi
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+ensure_env_file
 mkdir -p .local-data
 set -a
 # shellcheck disable=SC1091
