@@ -327,6 +327,39 @@ pub async fn reply_unlinked(app: &App, team: &str, channel: &str, thread_ts: &st
     .await;
 }
 
+/// Answers a click privately through its `response_url` (nothing when there is none).
+async fn answer_click(app: &App, team: &str, response_url: &str, text: String) {
+    if response_url.is_empty() {
+        return;
+    }
+    let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+    if let Err(e) = app.slack.respond(response_url, &body).await {
+        tracing::warn!(team, error = %e, "could not answer the click");
+    }
+}
+
+/// The live install of `team` (with its tokens) when it is the portal a button names;
+/// otherwise the clicker is told why and there is none.
+async fn install_for_click(
+    app: &App,
+    team: &str,
+    portal: &str,
+    response_url: &str,
+    not_connected: &str,
+) -> Result<Option<(Install, Secret, Secret)>, JobError> {
+    let Some(live) = live_install(app, team).await? else {
+        answer_click(app, team, response_url, not_connected.to_string()).await;
+        return Ok(None);
+    };
+    if live.0.portal_id != portal {
+        let other =
+            "That conversation belongs to a HubSpot account this workspace is not connected to.";
+        answer_click(app, team, response_url, other.to_string()).await;
+        return Ok(None);
+    }
+    Ok(Some(live))
+}
+
 /// A Claim click: map the clicker to the inbox user named on the button, only if the
 /// clicker's Slack email is that user's email.
 pub async fn claim(
@@ -336,31 +369,18 @@ pub async fn claim(
     value: &str,
     response_url: &str,
 ) -> Result<(), JobError> {
-    let respond = |text: String| async move {
-        if response_url.is_empty() {
-            return;
-        }
-        let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
-        if let Err(e) = app.slack.respond(response_url, &body).await {
-            tracing::warn!(team, error = %e, "could not answer the click");
-        }
-    };
+    let respond = |text: String| answer_click(app, team, response_url, text);
     let Some((portal, thread_id, inbox_user, email)) = parse_claim_value(value) else {
         respond("That button is not valid any more.".into()).await;
         return Ok(());
     };
-    let Some((install, bot, mut hs)) = live_install(app, team).await? else {
-        respond("This Slack workspace is no longer connected to the HubSpot inbox, so nothing was claimed.".into()).await;
+    let not_connected =
+        "This Slack workspace is no longer connected to the HubSpot inbox, so nothing was claimed.";
+    let Some((install, bot, mut hs)) =
+        install_for_click(app, team, &portal, response_url, not_connected).await?
+    else {
         return Ok(());
     };
-    if install.portal_id != portal {
-        respond(
-            "That conversation belongs to a HubSpot account this workspace is not connected to."
-                .into(),
-        )
-        .await;
-        return Ok(());
-    }
     let profile = match app.slack.user_info(&bot, user).await {
         Ok(p) => p,
         Err(e) => return Err(slack_failure(app, &install, e).await),
@@ -409,15 +429,7 @@ pub async fn set_status(
     response_url: &str,
     close: bool,
 ) -> Result<(), JobError> {
-    let respond = |text: String| async move {
-        if response_url.is_empty() {
-            return;
-        }
-        let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
-        if let Err(e) = app.slack.respond(response_url, &body).await {
-            tracing::warn!(team, error = %e, "could not answer the click");
-        }
-    };
+    let respond = |text: String| answer_click(app, team, response_url, text);
     let Some((portal, thread_id)) = value
         .split_once('|')
         .filter(|(p, t)| !p.is_empty() && !t.is_empty() && !t.contains('|'))
@@ -426,18 +438,12 @@ pub async fn set_status(
         respond("That button is not valid any more.".into()).await;
         return Ok(());
     };
-    let Some((install, bot, mut hs)) = live_install(app, team).await? else {
-        respond("This Slack workspace is no longer connected to the HubSpot inbox.".into()).await;
+    let not_connected = "This Slack workspace is no longer connected to the HubSpot inbox.";
+    let Some((install, bot, mut hs)) =
+        install_for_click(app, team, &portal, response_url, not_connected).await?
+    else {
         return Ok(());
     };
-    if install.portal_id != portal {
-        respond(
-            "That conversation belongs to a HubSpot account this workspace is not connected to."
-                .into(),
-        )
-        .await;
-        return Ok(());
-    }
     // Only an agent linked to an inbox user may change a conversation (nothing is done in
     // someone else's name).
     if inbox_user_for(app, &install, &bot, &hs, user)
