@@ -712,7 +712,7 @@ async fn sync_locked(
             .record_message(portal, thread_id, &m.id, &ts, "inbox")
             .await
             .map_err(store_err)?;
-        tracing::info!(portal, conversation = thread_id, message = %m.id, ts = %ts, "message mirrored");
+        tracing::info!(portal, conversation = thread_id, message_id = %m.id, ts = %ts, "message mirrored");
         posted = true;
     }
     if posted {

@@ -259,7 +259,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         .record_message(portal, thread_id, &sent.id, ts, "slack")
         .await
         .map_err(store_err)?;
-    tracing::info!(portal, conversation = thread_id, team, message = %sent.id, sender = %msg.sender_actor_id, note = is_note, "reply delivered to the inbox");
+    tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, sender = %msg.sender_actor_id, note = is_note, "reply delivered to the inbox");
     if is_note {
         ephemeral(
             app,
