@@ -192,6 +192,16 @@ impl Env {
         panic!("the queue did not drain in 10 s");
     }
 
+    /// The dead letters kept for the test portal.
+    pub async fn dead_letters(&self) -> Vec<shared::domain::DeadLetter> {
+        self.runner
+            .app
+            .records
+            .list_dead_letters(PORTAL)
+            .await
+            .expect("dead letters readable")
+    }
+
     /// JSON bodies of the requests Slack received for `api_method` (e.g. "chat.postMessage").
     pub async fn slack_calls(&self, api_method: &str) -> Vec<Value> {
         calls(&self.slack, &format!("/{api_method}")).await

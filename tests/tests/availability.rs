@@ -273,14 +273,7 @@ async fn an_inbox_failure_is_retried_once_then_reported() {
     let text = answer(&e, "down").await;
     assert!(text.contains("was not changed"), "{text}");
     assert!(availability(&e).await.is_empty());
-    assert!(e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(e.dead_letters().await.is_empty());
 }
 
 #[tokio::test]

@@ -250,13 +250,7 @@ async fn the_card_shows_last_reply_and_time_to_first_response() {
     )]))
     .await;
     e.drain().await;
-    let dead = e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap();
+    let dead = e.dead_letters().await;
     assert!(dead.is_empty(), "{dead:?}");
     let card = e
         .slack_calls("chat.update")

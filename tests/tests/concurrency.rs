@@ -198,13 +198,7 @@ async fn two_lambdas_make_one_thread_with_ordered_messages() {
         "an echo was posted"
     );
 
-    let dead = a
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap();
+    let dead = a.dead_letters().await;
     assert!(dead.is_empty(), "dead letters: {dead:?}");
     let leaks = secret_findings(&logs(), &signatures_sent());
     save_logs("concurrency");

@@ -307,14 +307,7 @@ async fn rate_limits_and_server_errors_are_retried() {
         .await
         .unwrap()
         .is_some());
-    assert!(e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(e.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
@@ -347,13 +340,7 @@ async fn channel_errors_mark_the_install_and_keep_the_delivery() {
             shared::domain::InstallStatus::NeedsAttention { reason } => assert!(!reason.is_empty()),
             other => panic!("{code}: {other:?}"),
         }
-        let dead = e
-            .runner
-            .app
-            .records
-            .list_dead_letters(PORTAL)
-            .await
-            .unwrap();
+        let dead = e.dead_letters().await;
         assert_eq!(dead.len(), 1, "{code}");
         assert_eq!(dead[0].conversation_id.as_deref(), Some(T));
         // Not retried: one attempt only.
@@ -389,16 +376,7 @@ async fn revoked_tokens_deactivate_the_install() {
         .unwrap();
     assert_eq!(install.status, shared::domain::InstallStatus::Inactive);
     assert!(install.bot_token.is_none());
-    assert_eq!(
-        e.runner
-            .app
-            .records
-            .list_dead_letters(PORTAL)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(e.dead_letters().await.len(), 1);
 }
 
 #[tokio::test]

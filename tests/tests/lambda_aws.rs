@@ -222,25 +222,12 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
     let resp = shared::worker::handle_sqs_batch(&e.runner.app, mk(1, "q-1")).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert_eq!(resp.batch_item_failures[0].item_identifier, "q-1");
-    assert!(e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(e.dead_letters().await.is_empty());
     let resp =
         shared::worker::handle_sqs_batch(&e.runner.app, mk(shared::worker::MAX_RECEIVES, "q-5"))
             .await;
     assert_eq!(resp.batch_item_failures.len(), 1);
-    let dead = e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap();
+    let dead = e.dead_letters().await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].conversation_id.as_deref(), Some("3624100600"));
     // A message that is not a job is left for the DLQ, not dropped.

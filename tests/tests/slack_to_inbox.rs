@@ -328,13 +328,7 @@ async fn a_reply_in_an_unlinked_thread_of_ours_is_kept_and_the_agent_told() {
         text.contains("not sent") && text.contains("not linked"),
         "{text}"
     );
-    let dead = e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap();
+    let dead = e.dead_letters().await;
     assert_eq!(dead.len(), 1, "kept");
     assert!(dead[0].job.contains("are you there?"), "{}", dead[0].job);
     // The install is fine: no error shown to its admins.
@@ -431,14 +425,7 @@ async fn an_unmapped_agent_is_told_privately_and_nothing_is_sent() {
         .await
         .unwrap()
         .is_none());
-    assert!(e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(e.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
@@ -616,14 +603,7 @@ async fn inbox_errors_are_retried_until_the_reply_is_sent() {
         .all(|p| *p == expected_post("third time lucky")));
     assert_eq!(sent_by_us(&e).len(), 1);
     assert!(e.slack_calls("chat.postEphemeral").await.is_empty());
-    assert!(e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(e.dead_letters().await.is_empty());
 }
 
 async fn failing_for_good(status: u16, attempts: usize) {
@@ -650,13 +630,7 @@ async fn failing_for_good(status: u16, attempts: usize) {
     e.drain().await;
     assert_eq!(posts_to_inbox(&e).await.len(), attempts, "HTTP {status}");
     assert!(sent_by_us(&e).is_empty());
-    let dead = e
-        .runner
-        .app
-        .records
-        .list_dead_letters(PORTAL)
-        .await
-        .unwrap();
+    let dead = e.dead_letters().await;
     assert_eq!(dead.len(), 1, "HTTP {status}");
     assert_eq!(dead[0].conversation_id.as_deref(), Some(T));
     assert!(dead[0].job.contains("slack_reply"), "{}", dead[0].job);
