@@ -252,36 +252,53 @@ impl App {
         let Some(sw) = &self.settings.single_workspace else {
             return Ok(());
         };
-        let existing = self.records.get_install(&sw.portal_id).await?;
-        let mut install = existing.clone().unwrap_or(Install {
-            portal_id: sw.portal_id.clone(),
-            team_id: sw.team_id.clone(),
-            channel_id: None,
-            pending_channel_id: None,
-            notifications_on: true,
-            bot_token: None,
-            bot_user_id: None,
-            hubspot: None,
-            status: InstallStatus::Active,
-            source: InstallSource::Settings,
-            installer_user_id: None,
-            last_delivery_at: None,
-            last_error: None,
-            created_at: self.clock.now_secs(),
-        });
-        install.team_id = sw.team_id.clone();
-        install.channel_id = Some(sw.channel_id.clone());
-        install.bot_token = Some(sw.bot_token.clone());
-        install.hubspot = Some(HubSpotAuth::PrivateApp {
-            token: sw.hubspot_access_token.clone(),
-        });
-        install.source = InstallSource::Settings;
-        if install.status == InstallStatus::Inactive {
-            // Settings are the source of truth here: a fresh start with tokens reactivates.
-            install.status = InstallStatus::Active;
-        }
-        if existing.as_ref() != Some(&install) {
+        // Settings are the source of truth for tokens and channel; the rest is kept.
+        let apply = |install: &mut Install| {
+            let before = install.clone();
+            install.team_id = sw.team_id.clone();
+            install.channel_id = Some(sw.channel_id.clone());
+            install.bot_token = Some(sw.bot_token.clone());
+            install.hubspot = Some(HubSpotAuth::PrivateApp {
+                token: sw.hubspot_access_token.clone(),
+            });
+            install.source = InstallSource::Settings;
+            if install.status == InstallStatus::Inactive {
+                // A fresh start with tokens reactivates.
+                install.status = InstallStatus::Active;
+            }
+            *install != before
+        };
+        let mut changed = false;
+        let existing = self
+            .records
+            .update_install(&sw.portal_id, |i| {
+                changed = apply(i);
+                changed
+            })
+            .await?;
+        if existing.is_none() {
+            let mut install = Install {
+                portal_id: sw.portal_id.clone(),
+                team_id: sw.team_id.clone(),
+                channel_id: None,
+                pending_channel_id: None,
+                notifications_on: true,
+                bot_token: None,
+                bot_user_id: None,
+                hubspot: None,
+                status: InstallStatus::Active,
+                source: InstallSource::Settings,
+                installer_user_id: None,
+                last_delivery_at: None,
+                last_error: None,
+                created_at: self.clock.now_secs(),
+                version: 0,
+            };
+            apply(&mut install);
             self.records.put_install(&install).await?;
+            changed = true;
+        }
+        if changed {
             tracing::info!(portal = %sw.portal_id, team = %sw.team_id, channel = %sw.channel_id, "single-workspace install written from settings");
         }
         Ok(())

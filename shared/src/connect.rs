@@ -613,6 +613,8 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         last_delivery_at: keep.as_ref().and_then(|k| k.last_delivery_at),
         last_error: None,
         created_at: keep.as_ref().map_or(now, |k| k.created_at),
+        // Numbering goes on from what was stored, so no earlier reader's version comes back.
+        version: previous.as_ref().map_or(0, |p| p.version),
     };
     // The channel picked on Slack's consent page (incoming-webhook), checked before it is
     // saved.

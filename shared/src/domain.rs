@@ -65,6 +65,10 @@ pub struct Install {
     pub last_delivery_at: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+    /// Optimistic-concurrency version (0 for an install not read from the store): a change
+    /// is saved only over the version it was made to (`Records::update_install`), so the
+    /// worker's health writes and an admin's Home-tab change never undo each other.
+    pub version: i64,
 }
 
 impl Install {

@@ -452,18 +452,30 @@ pub async fn act(
         ACTION_CHANNEL if value.is_empty() => "Pick a channel.".to_string(),
         ACTION_CHANNEL => match check_channel(app, &bot, value).await {
             ChannelCheck::Ready { .. } => {
-                install.channel_id = Some(value.to_string());
-                install.pending_channel_id = None;
-                if matches!(install.status, InstallStatus::NeedsAttention { .. }) {
-                    install.status = InstallStatus::Active;
-                }
-                app.records.put_install(&install).await.map_err(store_err)?;
+                let Some(i) = change(app, &portal, |i| {
+                    i.channel_id = Some(value.to_string());
+                    i.pending_channel_id = None;
+                    if matches!(i.status, InstallStatus::NeedsAttention { .. }) {
+                        i.status = InstallStatus::Active;
+                    }
+                })
+                .await?
+                else {
+                    return Ok(());
+                };
+                install = i;
                 tracing::info!(team, portal = %portal, user, channel = value, "notification channel changed");
                 format!("Done: new live chats are posted to <#{value}>.")
             }
             ChannelCheck::NeedsInvite => {
-                install.pending_channel_id = Some(value.to_string());
-                app.records.put_install(&install).await.map_err(store_err)?;
+                let Some(i) = change(app, &portal, |i| {
+                    i.pending_channel_id = Some(value.to_string());
+                })
+                .await?
+                else {
+                    return Ok(());
+                };
+                install = i;
                 tracing::info!(team, portal = %portal, user, channel = value, "private channel chosen; waiting for the app to be invited");
                 let until = match &install.channel_id {
                     Some(c) => format!("Until then they keep going to <#{c}>."),
@@ -479,8 +491,10 @@ pub async fn act(
         }
         ACTION_NOTIFICATIONS => {
             let on = value == "on";
-            install.notifications_on = on;
-            app.records.put_install(&install).await.map_err(store_err)?;
+            let Some(i) = change(app, &portal, |i| i.notifications_on = on).await? else {
+                return Ok(());
+            };
+            install = i;
             tracing::info!(team, portal = %portal, user, on, "notifications switched");
             if on {
                 "Notifications are on.".to_string()
@@ -517,6 +531,23 @@ pub async fn act(
         }
     };
     publish_view(app, &install, &bot, user, true, Some(&notice)).await
+}
+
+/// Applies an admin's change to the install as stored now (not as read before the Slack
+/// calls), so a delivery's health write in between is kept, and so is this change. None when
+/// the install was removed meanwhile.
+async fn change(
+    app: &App,
+    portal: &str,
+    mut f: impl FnMut(&mut Install),
+) -> Result<Option<Install>, JobError> {
+    app.records
+        .update_install(portal, |i| {
+            f(i);
+            true
+        })
+        .await
+        .map_err(store_err)
 }
 
 /// Routes `inbox` to `channel` (checked like the notification channel), or back to the
@@ -601,15 +632,18 @@ pub async fn note_delivery(app: &App, seen: &Install) {
         return;
     }
     let portal = seen.portal_id.as_str();
-    match app.records.get_install(portal).await {
-        Ok(Some(mut i)) if i.last_delivery_at.is_none_or(|t| now - t >= 60) => {
-            i.last_delivery_at = Some(now);
-            if let Err(e) = app.records.put_install(&i).await {
-                tracing::warn!(portal, error = %e, "last delivery time not saved");
+    let saved = app
+        .records
+        .update_install(portal, |i| {
+            let due = i.last_delivery_at.is_none_or(|t| now - t >= 60);
+            if due {
+                i.last_delivery_at = Some(now);
             }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(portal, error = %e, "last delivery time not saved"),
+            due
+        })
+        .await;
+    if let Err(e) = saved {
+        tracing::warn!(portal, error = %e, "last delivery time not saved");
     }
 }
 
@@ -633,6 +667,7 @@ mod tests {
             last_delivery_at: Some(1_764_237_600),
             last_error: Some("slack <!channel> & co".into()),
             created_at: 0,
+            version: 1,
         }
     }
 

@@ -74,12 +74,17 @@ pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobEr
         _ => None,
     };
     if let Some(advice) = advice {
-        let mut i = install.clone();
-        i.status = InstallStatus::NeedsAttention {
-            reason: advice.to_string(),
-        };
-        i.last_error = Some(format!("{code}: {advice}"));
-        if let Err(se) = app.records.put_install(&i).await {
+        let marked = app
+            .records
+            .update_install(&install.portal_id, |i| {
+                i.status = InstallStatus::NeedsAttention {
+                    reason: advice.to_string(),
+                };
+                i.last_error = Some(format!("{code}: {advice}"));
+                true
+            })
+            .await;
+        if let Err(se) = marked {
             tracing::error!(portal = %install.portal_id, error = %se, "could not mark install as needing attention");
         }
         tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "install needs attention");

@@ -183,6 +183,7 @@ impl Records {
         }
         put_opt_s(&mut it, "last_error", &i.last_error);
         it.insert("created_at".into(), Attr::N(i.created_at));
+        it.insert("version".into(), Attr::N(i.version));
         Ok(it)
     }
 
@@ -269,19 +270,33 @@ impl Records {
             last_delivery_at: opt_n(it, "last_delivery_at"),
             last_error: opt_s(it, "last_error"),
             created_at: opt_n(it, "created_at").unwrap_or(0),
+            version: opt_n(it, "version").unwrap_or(0),
         })
     }
 
-    /// Writes the install and its team pointer together.
-    pub async fn put_install(&self, i: &Install) -> R<()> {
+    /// The item that finds a team's install.
+    fn team_pointer(&self, i: &Install) -> Item {
         let (tpk, tsk) = keys::team(&i.team_id);
         let mut pointer = item(tpk, tsk);
         pointer.insert("portal_id".into(), s(i.portal_id.clone()));
         pointer.insert(GSI1PK.into(), s(keys::portal_index(&i.portal_id)));
+        pointer
+    }
+
+    /// Writes the install and its team pointer together, whatever is stored (a new install,
+    /// or settings that are the source of truth). Any change made from an install read
+    /// earlier goes through `update_install` instead.
+    pub async fn put_install(&self, i: &Install) -> R<()> {
+        let pointer = self.team_pointer(i);
+        // A new version, so any writer still holding what was stored before loses its write.
+        let next = Install {
+            version: i.version + 1,
+            ..i.clone()
+        };
         self.store
             .transact(vec![
                 Write::Put {
-                    item: self.install_item(i)?,
+                    item: self.install_item(&next)?,
                     cond: Cond::None,
                 },
                 Write::Put {
@@ -307,45 +322,103 @@ impl Records {
         self.get_install(&portal).await
     }
 
-    /// Replaces the install's HubSpot credentials after a token refresh, only if the stored
-    /// `hs_expires_at` is still `expected_expires_at` (what the refresher read): a concurrent
-    /// refresh that got there first wins, and this write changes nothing (false).
-    pub async fn update_hubspot_auth(
-        &self,
-        portal: &str,
-        auth: &HubSpotAuth,
-        expected_expires_at: i64,
-    ) -> R<bool> {
-        let Some(it) = self.get_item(keys::install(portal)).await? else {
-            return Ok(false);
+    /// Saves `i` (changed from an install read from the store) only when the stored version
+    /// is still `i.version`: false when another writer got there first, or the install is
+    /// gone (a disconnect is never undone by a late write).
+    pub async fn save_install(&self, i: &Install) -> R<bool> {
+        self.save_install_as(i, false).await
+    }
+
+    /// `save_install`, writing the team pointer too when the install moved to another team.
+    async fn save_install_as(&self, i: &Install, new_team: bool) -> R<bool> {
+        // Installs written before versions existed have none: exists is all that is known.
+        let cond = match i.version {
+            0 => Cond::Exists,
+            v => Cond::Equals("version".into(), Attr::N(v)),
         };
-        let mut install = self.install_from(&it)?;
-        install.hubspot = Some(auth.clone());
-        let new = self.install_item(&install)?;
-        match self
-            .store
-            .put(
-                new,
-                Cond::Equals("hs_expires_at".into(), Attr::N(expected_expires_at)),
-            )
-            .await
-        {
+        let next = Install {
+            version: i.version + 1,
+            ..i.clone()
+        };
+        let item = self.install_item(&next)?;
+        let written = if new_team {
+            self.store
+                .transact(vec![
+                    Write::Put { item, cond },
+                    Write::Put {
+                        item: self.team_pointer(i),
+                        cond: Cond::None,
+                    },
+                ])
+                .await
+        } else {
+            self.store.put(item, cond).await
+        };
+        match written {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
+    /// Reads the install, applies `change` and saves it over the version read; when another
+    /// writer got there first, reads it again and re-applies `change` (a few times). `change`
+    /// returns false to leave the install as it is. The install as saved (or as read, when
+    /// unchanged); None when there is none.
+    pub async fn update_install<F>(&self, portal: &str, mut change: F) -> R<Option<Install>>
+    where
+        F: FnMut(&mut Install) -> bool,
+    {
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let Some(mut i) = self.get_install(portal).await? else {
+                return Ok(None);
+            };
+            let team = i.team_id.clone();
+            if !change(&mut i) {
+                return Ok(Some(i));
+            }
+            if self.save_install_as(&i, i.team_id != team).await? {
+                i.version += 1;
+                return Ok(Some(i));
+            }
+        }
+        Err(StoreError::ConditionFailed)
+    }
+
+    /// Replaces the install's HubSpot credentials after a token refresh, only if the stored
+    /// credentials still expire at `expected_expires_at` (what the refresher read): a
+    /// concurrent refresh that got there first wins, and this write changes nothing (false).
+    pub async fn update_hubspot_auth(
+        &self,
+        portal: &str,
+        auth: &HubSpotAuth,
+        expected_expires_at: i64,
+    ) -> R<bool> {
+        let mut current = false;
+        self.update_install(portal, |i| {
+            current = matches!(
+                i.hubspot,
+                Some(HubSpotAuth::OAuth { expires_at, .. }) if expires_at == expected_expires_at
+            );
+            if current {
+                i.hubspot = Some(auth.clone());
+            }
+            current
+        })
+        .await?;
+        Ok(current)
+    }
+
     /// Removes the install's tokens and marks it inactive (uninstall, token revocation).
     pub async fn deactivate_install(&self, portal: &str) -> R<Option<Install>> {
-        let Some(mut i) = self.get_install(portal).await? else {
-            return Ok(None);
-        };
-        i.bot_token = None;
-        i.hubspot = None;
-        i.status = InstallStatus::Inactive;
-        self.put_install(&i).await?;
-        Ok(Some(i))
+        self.update_install(portal, |i| {
+            i.bot_token = None;
+            i.hubspot = None;
+            i.status = InstallStatus::Inactive;
+            true
+        })
+        .await
     }
 
     /// Deletes every item that belongs to the portal (disconnect): install, pointers,

@@ -120,13 +120,25 @@ pub async fn job_for_slack_event(
             {
                 // The app was invited to the private channel an admin chose: it is the
                 // channel now (joining proves it exists, is not archived and we can post).
-                let mut i = install.clone();
-                i.channel_id = Some(channel.clone());
-                i.pending_channel_id = None;
-                if let crate::domain::InstallStatus::NeedsAttention { .. } = i.status {
-                    i.status = crate::domain::InstallStatus::Active;
-                }
-                app.records.put_install(&i).await?;
+                let moved = app
+                    .records
+                    .update_install(&install.portal_id, |i| {
+                        // Still the channel chosen (an admin may have picked another since).
+                        if i.pending_channel_id.as_deref() != Some(channel.as_str()) {
+                            return false;
+                        }
+                        i.channel_id = Some(channel.clone());
+                        i.pending_channel_id = None;
+                        if let crate::domain::InstallStatus::NeedsAttention { .. } = i.status {
+                            i.status = crate::domain::InstallStatus::Active;
+                        }
+                        true
+                    })
+                    .await?;
+                let Some(i) = moved.filter(|i| i.channel_id.as_deref() == Some(channel.as_str()))
+                else {
+                    return ignore("the chosen channel changed meanwhile");
+                };
                 tracing::info!(team, portal = %i.portal_id, channel = %channel, "app invited to the chosen private channel; notifications go there now");
                 return Ok(i.installer_user_id.map(|u| Job::PublishHome {
                     team_id: team.to_string(),
@@ -139,11 +151,20 @@ pub async fn job_for_slack_event(
                 return ignore("someone else joined a channel");
             }
             if let crate::domain::InstallStatus::NeedsAttention { .. } = install.status {
-                let mut i = install.clone();
-                i.status = crate::domain::InstallStatus::Active;
-                i.last_error = None;
-                app.records.put_install(&i).await?;
-                tracing::info!(team, portal = %i.portal_id, channel = %channel, "app invited to the channel; notifications resume");
+                app.records
+                    .update_install(&install.portal_id, |i| {
+                        let stuck = matches!(
+                            i.status,
+                            crate::domain::InstallStatus::NeedsAttention { .. }
+                        );
+                        if stuck {
+                            i.status = crate::domain::InstallStatus::Active;
+                            i.last_error = None;
+                        }
+                        stuck
+                    })
+                    .await?;
+                tracing::info!(team, portal = %install.portal_id, channel = %channel, "app invited to the channel; notifications resume");
             }
             Ok(None)
         }
@@ -437,9 +458,16 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         crate::reply::reply_unlinked(app, team_id, channel_id, thread_ts, user_id).await;
         return;
     }
-    if let Ok(Some(mut install)) = app.records.get_install(&portal).await {
-        install.last_error = Some(format!("{}: {error}", job.kind()));
-        let _ = app.records.put_install(&install).await;
+    let last_error = format!("{}: {error}", job.kind());
+    if let Err(e) = app
+        .records
+        .update_install(&portal, |i| {
+            i.last_error = Some(last_error.clone());
+            true
+        })
+        .await
+    {
+        tracing::warn!(portal = %portal, error = %e, "last error not saved");
     }
 }
 

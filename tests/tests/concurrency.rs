@@ -447,3 +447,79 @@ async fn a_reply_while_the_notification_is_being_stored_is_delivered() {
         saved.display()
     );
 }
+
+/// The install is one item that admins (Home tab) and deliveries (health: last delivery, last
+/// error, needs attention) both change. Each change is saved over the version it was made to,
+/// so neither undoes the other, and a late write never brings back a disconnected install.
+/// On both stores.
+#[tokio::test]
+async fn install_changes_never_undo_each_other() {
+    for dynamo in [false, true] {
+        let e = start(Opts {
+            dynamo,
+            ..Opts::default()
+        })
+        .await;
+        let records = &e.runner.app.records;
+        let admin = records.get_install(PORTAL).await.unwrap().unwrap();
+        let delivery = records.get_install(PORTAL).await.unwrap().unwrap();
+        assert!(admin.notifications_on);
+        // The admin switches notifications off; a delivery that read the install before that
+        // then records its time from what it read: refused, nothing undone.
+        let mut off = admin.clone();
+        off.notifications_on = false;
+        assert!(records.save_install(&off).await.unwrap(), "dynamo={dynamo}");
+        let mut late = delivery.clone();
+        late.last_delivery_at = Some(1_700_000_000);
+        assert!(
+            !records.save_install(&late).await.unwrap(),
+            "dynamo={dynamo}"
+        );
+        let now = records.get_install(PORTAL).await.unwrap().unwrap();
+        assert!(!now.notifications_on && now.last_delivery_at.is_none());
+        // Made through update_install, the same change is applied to what is stored now.
+        let saved = records
+            .update_install(PORTAL, |i| {
+                i.last_delivery_at = Some(1_700_000_000);
+                true
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let now = records.get_install(PORTAL).await.unwrap().unwrap();
+        assert_eq!(now, saved);
+        assert!(!now.notifications_on, "the admin's change is kept");
+        assert_eq!(now.last_delivery_at, Some(1_700_000_000));
+        // Many writers at once: every change lands.
+        let mut writers = vec![];
+        for n in 0..4i64 {
+            let app = e.runner.app.clone();
+            writers.push(tokio::spawn(async move {
+                app.records
+                    .update_install(PORTAL, |i| {
+                        i.created_at += 1 << n;
+                        true
+                    })
+                    .await
+            }));
+        }
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+        let after = records.get_install(PORTAL).await.unwrap().unwrap();
+        assert_eq!(
+            after.created_at - now.created_at,
+            15,
+            "dynamo={dynamo}: all four changes"
+        );
+        // Disconnected: a late write brings nothing back.
+        records.delete_portal_data(PORTAL).await.unwrap();
+        assert!(!records.save_install(&after).await.unwrap());
+        assert!(records
+            .update_install(PORTAL, |_| true)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(records.get_install(PORTAL).await.unwrap().is_none());
+    }
+}
