@@ -160,7 +160,8 @@ impl App {
     ) -> Self {
         App {
             records: Records::new(store, settings.token_cipher.clone()),
-            slack: SlackApi::new(http.clone(), &settings.slack_api_url),
+            slack: SlackApi::new(http.clone(), &settings.slack_api_url)
+                .with_files_url(&settings.slack_files_url),
             hubspot: HubSpotApi::new(http, &settings.hubspot_api_url),
             queue,
             clock,

@@ -87,6 +87,9 @@ pub struct Settings {
     /// The public base URL (what HubSpot signs, where OAuth redirects); no trailing slash.
     pub public_base_url: String,
     pub slack_api_url: String,
+    /// Where Slack serves shared files (`SLACK_FILES_URL`): the bot token goes with a file
+    /// request only to URLs under it.
+    pub slack_files_url: String,
     pub hubspot_api_url: String,
     pub hubspot_app_url: String,
     /// Slack's OAuth v2 authorize page (`SLACK_OAUTH_URL`).
@@ -177,6 +180,11 @@ impl Settings {
             token_cipher,
             public_base_url,
             slack_api_url: url(get, "SLACK_API_URL", DEFAULT_SLACK_API_URL)?,
+            slack_files_url: url(
+                get,
+                "SLACK_FILES_URL",
+                crate::slack::DEFAULT_SLACK_FILES_URL,
+            )?,
             hubspot_api_url: url(get, "HUBSPOT_API_URL", DEFAULT_HUBSPOT_API_URL)?,
             hubspot_app_url: url(get, "HUBSPOT_APP_URL", DEFAULT_HUBSPOT_APP_URL)?,
             slack_oauth_url: url(get, "SLACK_OAUTH_URL", DEFAULT_SLACK_OAUTH_URL)?,

@@ -43,6 +43,8 @@ pub const SLACK_BOT_SCOPES: &[&str] = &[
     "groups:history",
     "users:read",
     "users:read.email",
+    // An agent's file shared in a thread is fetched to be sent on to the visitor.
+    "files:read",
     "incoming-webhook",
 ];
 
@@ -56,6 +58,11 @@ pub const HUBSPOT_SCOPES: &[&str] = &[
     "crm.objects.users.read",
     "crm.objects.users.write",
 ];
+
+/// Asked for, not required (HubSpot's `optional_scope`): `files` uploads an agent's file from
+/// Slack for the visitor. A portal that does not grant it still installs; its agents are told
+/// their files were not sent.
+pub const HUBSPOT_OPTIONAL_SCOPES: &[&str] = &["files"];
 
 /// How long an install link (a `state`) stays valid.
 pub const STATE_TTL_SECS: i64 = 600;
@@ -359,6 +366,7 @@ async fn hubspot_install(app: &App) -> Response {
                 Err(e) => return store_failed(app, e),
             };
             let scope = HUBSPOT_SCOPES.join(" ");
+            let optional_scope = HUBSPOT_OPTIONAL_SCOPES.join(" ");
             let redirect = redirect_uri(app, "/hubspot/oauth/callback");
             // contracts/hubspot.md, "OAuth": the authorize URL and its parameters.
             let url = with_query(
@@ -367,6 +375,7 @@ async fn hubspot_install(app: &App) -> Response {
                     ("client_id", client_id),
                     ("redirect_uri", &redirect),
                     ("scope", &scope),
+                    ("optional_scope", &optional_scope),
                     ("state", &state),
                 ],
             );

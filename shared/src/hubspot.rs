@@ -20,6 +20,10 @@ use crate::slack::{describe_json_error, error_chain};
 
 /// Per-request timeout (connect + response + body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// An upload carries a whole file (up to `reply::MAX_FILE_BYTES`).
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The file manager folder agents' files from Slack are uploaded to (created on first use).
+pub const FILES_FOLDER: &str = "/conversations-from-slack";
 /// Page size for message listing.
 const PAGE_LIMIT: &str = "100";
 /// At most this many pages of messages per thread (5,000 messages).
@@ -636,6 +640,49 @@ impl HubSpotApi {
         parse("send_message", &bytes)
     }
 
+    /// `POST /files/v3/files` (multipart, scope `files`): uploads a file for a message's
+    /// `attachments` (`{type: FILE, fileId}`) and returns its id. Not in contracts/: from
+    /// HubSpot's reference, developers.hubspot.com/docs/api-reference/files-files-v3 (upload
+    /// file) and .../conversations-conversations-v3 (send a message to a thread). `PRIVATE`: other people's files are never public or
+    /// indexable; the inbox gives the visitor a signed link.
+    pub async fn upload_file(
+        &self,
+        token: &Secret,
+        name: &str,
+        mimetype: Option<&str>,
+        data: bytes::Bytes,
+    ) -> Result<String, HubSpotError> {
+        #[derive(Deserialize)]
+        struct Uploaded {
+            #[serde(deserialize_with = "de_id")]
+            id: String,
+        }
+        let len = data.len() as u64;
+        let part =
+            reqwest::multipart::Part::stream_with_length(data, len).file_name(name.to_string());
+        let part = match mimetype {
+            Some(m) => part.mime_str(m).map_err(|_| {
+                HubSpotError::Unexpected("the file's type is not a MIME type".into())
+            })?,
+            None => part,
+        };
+        let form = reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("fileName", name.to_string())
+            .text("folderPath", FILES_FOLDER)
+            .text("options", json!({"access": "PRIVATE"}).to_string());
+        let req = self
+            .http
+            .post(format!("{}/files/v3/files", self.base))
+            .bearer_auth(token.expose())
+            .multipart(form);
+        let bytes = self
+            .execute_within("upload_file", req, UPLOAD_TIMEOUT)
+            .await?;
+        let up: Uploaded = parse("upload_file", &bytes)?;
+        Ok(up.id)
+    }
+
     /// `PATCH .../threads/{threadId}` with `{"status": ...}` (`OPEN`/`CLOSED`).
     pub async fn update_thread_status(
         &self,
@@ -820,7 +867,16 @@ impl HubSpotApi {
         op: &'static str,
         req: reqwest::RequestBuilder,
     ) -> Result<bytes::Bytes, HubSpotError> {
-        let resp = req.timeout(self.timeout).send().await.map_err(|e| {
+        self.execute_within(op, req, self.timeout).await
+    }
+
+    async fn execute_within(
+        &self,
+        op: &'static str,
+        req: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes, HubSpotError> {
+        let resp = req.timeout(timeout).send().await.map_err(|e| {
             let err = transport(e);
             tracing::debug!(op, error = %err, "hubspot request failed");
             err
@@ -2067,5 +2123,69 @@ mod tests {
         let a: Actor = serde_json::from_value(json!({"id": 1.0e3})).unwrap();
         assert_eq!(a.id, "1000");
         assert!(serde_json::from_value::<Actor>(json!({"id": null})).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_file_is_uploaded_private_into_the_slack_folder() {
+        let (server, api) = setup().await;
+        Mock::given(method("POST"))
+            .and(path("/files/v3/files"))
+            .and(bearer())
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": 183541231, "access": "PRIVATE"})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let id = api
+            .upload_file(
+                &token(),
+                "report.pdf",
+                Some("application/pdf"),
+                bytes::Bytes::from_static(b"%PDF-1.7 body"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(id, "183541231");
+        let req = &server.received_requests().await.unwrap()[0];
+        let ctype = req.headers["content-type"].to_str().unwrap();
+        assert!(
+            ctype.starts_with("multipart/form-data; boundary="),
+            "{ctype}"
+        );
+        let body = String::from_utf8_lossy(&req.body);
+        for want in [
+            "name=\"file\"; filename=\"report.pdf\"",
+            "Content-Type: application/pdf",
+            "%PDF-1.7 body",
+            "name=\"fileName\"\r\n\r\nreport.pdf",
+            "name=\"folderPath\"\r\n\r\n/conversations-from-slack",
+            "name=\"options\"\r\n\r\n{\"access\":\"PRIVATE\"}",
+        ] {
+            assert!(body.contains(want), "{want} in {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_upload_without_the_files_scope_is_an_api_error() {
+        let (server, api) = setup().await;
+        Mock::given(method("POST"))
+            .and(path("/files/v3/files"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+                "status": "error", "message": "This app hasn't been granted all required scopes to make this call.",
+                "category": "MISSING_SCOPES", "errors": [{"message": "One or more of the following scopes are required.", "context": {"requiredGranularScopes": ["files"]}}]
+            })))
+            .mount(&server)
+            .await;
+        let err = api
+            .upload_file(&token(), "a.png", None, bytes::Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, HubSpotError::Api { status: 403, category, .. } if category == "MISSING_SCOPES"),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable());
     }
 }

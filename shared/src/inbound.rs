@@ -246,8 +246,59 @@ pub struct SlackMessage {
     pub bot_id: Option<String>,
     pub hidden: bool,
     pub has_files: bool,
+    /// The files Slack describes (`files[]`); may be fewer than were shared (see `SlackFile`).
+    pub files: Vec<SlackFile>,
     /// For `message_changed` / `message_deleted`: the message that was edited or deleted.
     pub changed: Option<ChangedMessage>,
+}
+
+/// A file shared in a message, as its `files[]` entry describes it. Only what sending it on
+/// needs; `url` is `url_private_download` (else `url_private`), which takes the bot token
+/// and the `files:read` scope to fetch. Files Slack hides (`mode` `hidden_by_limit`,
+/// `tombstone`) or that live elsewhere (`external`) have no usable `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+pub struct SlackFile {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mimetype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Slack sends at most 10 files a message; more entries are not files of one message.
+const MAX_FILES: usize = 10;
+
+fn slack_files(ev: &Value) -> Vec<SlackFile> {
+    let Some(files) = ev.get("files").and_then(Value::as_array) else {
+        return vec![];
+    };
+    files
+        .iter()
+        .take(MAX_FILES)
+        .filter(|f| f.is_object())
+        .map(|f| {
+            let usable = !matches!(
+                s(f, "mode").as_deref(),
+                Some("hidden_by_limit" | "tombstone" | "external")
+            );
+            SlackFile {
+                id: s(f, "id").unwrap_or_default(),
+                name: s(f, "name")
+                    .or_else(|| s(f, "title"))
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| "file".into()),
+                mimetype: s(f, "mimetype").filter(|m| !m.is_empty()),
+                size: f.get("size").and_then(Value::as_u64),
+                url: usable
+                    .then(|| s(f, "url_private_download").or_else(|| s(f, "url_private")))
+                    .flatten()
+                    .filter(|u| !u.is_empty()),
+            }
+        })
+        .collect()
 }
 
 /// The earlier message an edit or deletion event is about.
@@ -370,6 +421,7 @@ fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
                 .get("files")
                 .and_then(Value::as_array)
                 .is_some_and(|f| !f.is_empty()),
+            files: slack_files(ev),
             changed: changed_message(ev),
         }),
         "app_uninstalled" => SlackEvent::AppUninstalled,
@@ -502,6 +554,7 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn hubspot_real_payload_parses() {
@@ -610,6 +663,50 @@ mod tests {
         assert_eq!(m.parent_user.as_deref(), Some("UBOT"));
         assert!(parse_slack_envelope(b"[]").is_err());
         assert!(parse_slack_envelope(br#"{"type":"event_callback"}"#).is_err());
+    }
+
+    #[test]
+    fn shared_files_keep_what_sending_them_needs() {
+        let ev = json!({"type": "event_callback", "team_id": "T1", "event_id": "Ev1", "event": {
+        "type": "message", "subtype": "file_share", "channel": "C1", "user": "U1", "text": "",
+        "ts": "2.0", "thread_ts": "1.0", "files": [
+            {"id": "F1", "name": "a.png", "mimetype": "image/png", "size": 12,
+             "url_private": "https://files.slack.com/files-pri/T1-F1/a.png",
+             "url_private_download": "https://files.slack.com/files-pri/T1-F1/download/a.png"},
+            {"id": "F2", "title": "untitled", "mode": "hidden_by_limit",
+             "url_private": "https://files.slack.com/x"},
+            {"id": "F3", "mode": "external", "url_private": "https://drive.example/x"},
+            "not an object"
+        ]}});
+        let SlackEnvelope::EventCallback {
+            event: SlackEvent::Message(m),
+            ..
+        } = parse_slack_envelope(ev.to_string().as_bytes()).unwrap()
+        else {
+            panic!("not a message")
+        };
+        assert!(m.has_files);
+        assert_eq!(m.skip_reason(None), None, "a file reply is a reply");
+        assert_eq!(m.files.len(), 3);
+        assert_eq!(
+            m.files[0],
+            SlackFile {
+                id: "F1".into(),
+                name: "a.png".into(),
+                mimetype: Some("image/png".into()),
+                size: Some(12),
+                url: Some("https://files.slack.com/files-pri/T1-F1/download/a.png".into()),
+            }
+        );
+        // Hidden and external files are named, but can't be fetched.
+        assert_eq!(
+            (m.files[1].name.as_str(), m.files[1].url.as_deref()),
+            ("untitled", None)
+        );
+        assert_eq!(
+            (m.files[2].name.as_str(), m.files[2].url.as_deref()),
+            ("file", None)
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Mutex};
 
+use crate::inbound::SlackFile;
+
 /// One unit of slow work. Every job is idempotent: running it twice has the effect of once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -39,9 +41,12 @@ pub enum Job {
         ts: String,
         user_id: String,
         text: String,
-        /// The message carried files (not sent: the agent is told).
+        /// The message carried files (those in `files` are sent on; the agent is told of any
+        /// that are not).
         #[serde(default)]
         has_files: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<SlackFile>,
     },
     /// A reply in a thread under one of our messages that is not (yet) known as a
     /// conversation's notification: the notification may still be being stored (Slack
@@ -56,6 +61,8 @@ pub enum Job {
         text: String,
         #[serde(default)]
         has_files: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<SlackFile>,
     },
     /// An agent edited or deleted, in Slack, a reply already sent to the inbox.
     SlackEdit {
@@ -498,7 +505,13 @@ mod tests {
             ts: "1.3".into(),
             user_id: "U1".into(),
             text: "hi".into(),
-            has_files: false,
+            has_files: true,
+            files: vec![SlackFile {
+                id: "F1".into(),
+                name: "a.png".into(),
+                url: Some("https://files.slack.com/a".into()),
+                ..Default::default()
+            }],
         };
         assert_eq!(j.group(), "slack:T1:C1:1.2");
         assert_eq!(j.kind(), "unmapped_reply");

@@ -5,10 +5,12 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::domain::{Install, InstallStatus, UserMap};
-use crate::hubspot::{OutgoingMessage, Participant};
+use crate::hubspot::{HubSpotError, OutgoingMessage, Participant};
+use crate::inbound::SlackFile;
 use crate::notify::{hubspot_failure, inbox_link, parse_claim_value, slack_failure};
 use crate::queue::JobError;
 use crate::secret::Secret;
+use crate::slack::FileFetchError;
 use crate::slack_text;
 
 fn store_err(e: crate::store::StoreError) -> JobError {
@@ -129,6 +131,137 @@ pub struct Reply<'a> {
     pub user: &'a str,
     pub text: &'a str,
     pub has_files: bool,
+    /// The files Slack described; `has_files` with none here means some could not be.
+    pub files: &'a [SlackFile],
+}
+
+/// Each file an agent shares is sent on up to this size: the worker holds one file in
+/// memory at a time (256 MB functions), and a chat is no place for bigger ones.
+pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+
+/// A file the agent shared that does not reach the visitor, and why, to tell the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsent {
+    pub name: String,
+    pub why: String,
+}
+
+/// The files carried to the inbox: `(fileId, name)` uploaded, and those that could not be.
+struct Carried {
+    uploaded: Vec<(String, String)>,
+    unsent: Vec<Unsent>,
+}
+
+fn unsent(name: &str, why: impl Into<String>) -> Unsent {
+    Unsent {
+        name: name.to_string(),
+        why: why.into(),
+    }
+}
+
+/// Fetches each shared file from Slack and uploads it to the inbox's file manager (one at a
+/// time). A failure that may pass (rate limits, outages) retries the whole job: nothing has
+/// been sent yet, so a retry only uploads again. Any other failure leaves that file out and
+/// says why.
+async fn carry_files(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    hs: &mut Secret,
+    r: &Reply<'_>,
+) -> Result<Carried, JobError> {
+    let mut out = Carried {
+        uploaded: vec![],
+        unsent: vec![],
+    };
+    if r.has_files && r.files.is_empty() {
+        out.unsent
+            .push(unsent("your file", "Slack did not describe it to the app"));
+    }
+    let limit_mb = MAX_FILE_BYTES / (1024 * 1024);
+    for f in r.files {
+        let Some(url) = f.url.as_deref() else {
+            out.unsent.push(unsent(
+                &f.name,
+                "Slack does not make it available to apps (hidden, deleted or stored outside Slack)",
+            ));
+            continue;
+        };
+        if f.size.is_some_and(|n| n > MAX_FILE_BYTES) {
+            out.unsent
+                .push(unsent(&f.name, format!("it is larger than {limit_mb} MB")));
+            continue;
+        }
+        let data = match app
+            .slack
+            .download_file(bot, url, f.mimetype.as_deref(), MAX_FILE_BYTES)
+            .await
+        {
+            Ok(d) => d,
+            Err(FileFetchError::Slack(e)) if e.is_retryable() => {
+                return Err(slack_failure(app, install, e).await)
+            }
+            Err(e) => {
+                tracing::warn!(portal = r.portal, conversation = r.thread_id, team = r.team, file = %f.id, error = %e, "file not fetched from Slack");
+                out.unsent.push(unsent(
+                    &f.name,
+                    match e {
+                        FileFetchError::TooLarge { .. } => {
+                            format!("it is larger than {limit_mb} MB")
+                        }
+                        FileFetchError::ForeignHost => "it is not stored in Slack".into(),
+                        _ => "this app can't read files in Slack (reinstall it to grant the files:read permission)".into(),
+                    },
+                ));
+                continue;
+            }
+        };
+        let (name, mime) = (f.name.as_str(), f.mimetype.as_deref());
+        let uploaded = crate::tokens::call(app, &install.portal_id, hs, |t| {
+            let data = data.clone();
+            async move { app.hubspot.upload_file(&t, name, mime, data).await }
+        })
+        .await;
+        match uploaded {
+            Ok(id) => out.uploaded.push((id, f.name.clone())),
+            Err(e) if e.is_retryable() || matches!(e, HubSpotError::Unauthorized) => {
+                return Err(hubspot_failure(e))
+            }
+            Err(e) => {
+                tracing::warn!(portal = r.portal, conversation = r.thread_id, team = r.team, file = %f.id, error = %e, "file not accepted by the inbox's file manager");
+                out.unsent.push(unsent(
+                    &f.name,
+                    match e {
+                        HubSpotError::Api { status: 403, .. } => "the HubSpot connection may not upload files (reconnect HubSpot to grant the files permission)".to_string(),
+                        _ => "the inbox did not accept it".to_string(),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Tells the agent who wrote `r`, privately, in its thread.
+async fn tell(app: &App, install: &Install, r: &Reply<'_>, text: &str) {
+    ephemeral(app, install, r.channel, r.user, Some(r.thread_ts), text).await
+}
+
+/// What the agent is told, privately, about files that were not sent.
+fn unsent_text(unsent: &[Unsent], text_sent: bool, link: &str) -> String {
+    let list = unsent
+        .iter()
+        .map(|u| format!("*{}* ({})", slack_text::escape(&u.name), u.why))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        ":warning: Not sent to the visitor: {list}. {}<{link}|Send it from the inbox>.",
+        if text_sent {
+            "Your text was sent. "
+        } else {
+            ""
+        }
+    )
 }
 
 /// `note: text` (any case) is an internal note: (true, text).
@@ -147,12 +280,13 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         portal,
         thread_id,
         team,
-        channel,
-        thread_ts,
+        channel: _,
+        thread_ts: _,
         ts,
         user,
         text,
         has_files,
+        files: _,
     } = *r;
     let Some((install, bot, mut hs)) = live_install(app, team).await? else {
         return Ok(());
@@ -190,7 +324,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
             slack_user = user,
             "reply not sent: agent has no inbox user"
         );
-        ephemeral(app, &install, channel, user, Some(thread_ts), &format!(
+        tell(app, &install, r, &format!(
             "Your reply was not sent: your Slack account is not linked to a HubSpot user, and nothing is sent in someone else's name. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login. You can also <{link}|reply in the inbox>."
         )).await;
         return Ok(());
@@ -203,17 +337,9 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         }
     }
     let plain = slack_text::to_plain(text, &|id| names.get(id).cloned());
-    if has_files {
-        // The Conversations API takes files only as uploaded HubSpot file ids; a Slack file
-        // cannot be passed on, so the agent is told rather than the file dropped silently.
-        ephemeral(app, &install, channel, user, Some(thread_ts), &format!(
-            "Your file was not sent to the visitor: files can't be passed from Slack to the inbox. {}<{link}|Send it from the inbox>.",
-            if plain.trim().is_empty() { "" } else { "Your text was sent. " }
-        )).await;
-    }
     let (is_note, body) = note_body(&plain);
     let body = body.to_string();
-    if body.trim().is_empty() {
+    if body.trim().is_empty() && !has_files {
         return Ok(());
     }
     let portal_id = install.portal_id.as_str();
@@ -238,40 +364,90 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         .filter(|s| s.actor_id.is_some())
         .map(Participant::as_recipient)
         .collect();
-    let msg = OutgoingMessage {
+    let Carried {
+        uploaded,
+        mut unsent,
+    } = carry_files(app, &install, &bot, &mut hs, r).await?;
+    let has_text = !body.trim().is_empty();
+    if !has_text && uploaded.is_empty() {
+        tell(app, &install, r, &unsent_text(&unsent, false, &link)).await;
+        return Ok(());
+    }
+    // The API asks for text with every message: a file alone goes with its name.
+    let text = if has_text {
+        body.clone()
+    } else {
+        uploaded
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut msg = OutgoingMessage {
         type_: if is_note { "COMMENT" } else { "MESSAGE" }.into(),
-        text: body.clone(),
+        text,
         rich_text: None,
         sender_actor_id: format!("A-{}", agent.inbox_user_id),
         channel_id: last_in.channel_id.clone().unwrap_or_default(),
         channel_account_id: last_in.channel_account_id.clone().unwrap_or_default(),
         // An internal note goes to nobody.
         recipients: if is_note { vec![] } else { recipients },
-        attachments: vec![],
+        // Uploaded files go by id (the send-message spec: `{type: FILE, fileId}`).
+        attachments: uploaded
+            .iter()
+            .map(|(id, _)| json!({"type": "FILE", "fileId": id}))
+            .collect(),
     };
-    let m = &msg;
-    let sent = crate::tokens::call(app, portal_id, &mut hs, move |t| async move {
-        app.hubspot.send_message(&t, thread_id, m).await
-    })
-    .await
-    .map_err(hubspot_failure)?;
+    let mut sent = send(app, portal_id, &mut hs, thread_id, &msg).await;
+    if let Err(HubSpotError::Api { category, .. }) = &sent {
+        if !msg.attachments.is_empty() {
+            // The inbox refused the message with its files: the text still goes, the files
+            // are told as not sent.
+            tracing::warn!(portal, conversation = thread_id, team, category = %category, "the inbox refused a reply with files");
+            unsent.extend(uploaded.iter().map(|(_, n)| {
+                self::unsent(n, "the inbox did not accept files on this conversation")
+            }));
+            if !has_text {
+                tell(app, &install, r, &unsent_text(&unsent, false, &link)).await;
+                return Ok(());
+            }
+            msg.attachments.clear();
+            msg.text = body.clone();
+            sent = send(app, portal_id, &mut hs, thread_id, &msg).await;
+        }
+    }
+    let sent = sent.map_err(hubspot_failure)?;
     app.records
         .record_message(portal, thread_id, &sent.id, ts, "slack")
         .await
         .map_err(store_err)?;
-    tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, sender = %msg.sender_actor_id, note = is_note, "reply delivered to the inbox");
+    tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, sender = %msg.sender_actor_id, note = is_note, files = msg.attachments.len(), "reply delivered to the inbox");
+    if !unsent.is_empty() {
+        tell(app, &install, r, &unsent_text(&unsent, true, &link)).await;
+    }
     if is_note {
-        ephemeral(
+        tell(
             app,
             &install,
-            channel,
-            user,
-            Some(thread_ts),
+            r,
             ":lock: Added as an internal note in the inbox. The visitor does not see it.",
         )
         .await;
     }
     Ok(())
+}
+
+async fn send(
+    app: &App,
+    portal: &str,
+    hs: &mut Secret,
+    thread_id: &str,
+    msg: &OutgoingMessage,
+) -> Result<crate::hubspot::Message, HubSpotError> {
+    crate::tokens::call(app, portal, hs, move |t| async move {
+        app.hubspot.send_message(&t, thread_id, msg).await
+    })
+    .await
 }
 
 /// Told to the agent when a reply could not be delivered in the end.

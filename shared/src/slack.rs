@@ -15,6 +15,11 @@ use crate::secret::Secret;
 /// Per-request timeout (connect + response + body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A file download may take longer than an API call (files up to `reply::MAX_FILE_BYTES`).
+const FILE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Where Slack serves files (`url_private_download`); tests point it at wiremock.
+pub const DEFAULT_SLACK_FILES_URL: &str = "https://files.slack.com";
+
 /// Slack `error` codes that are worth retrying later.
 const RETRYABLE_CODES: &[&str] = &[
     "ratelimited",
@@ -62,6 +67,29 @@ impl SlackError {
             SlackError::Api { code } => Some(code),
             _ => None,
         }
+    }
+}
+
+/// Why a shared file could not be fetched from Slack.
+#[derive(Debug, thiserror::Error)]
+pub enum FileFetchError {
+    /// The URL is not on Slack's file host: the bot token is never sent anywhere else.
+    #[error("the file is not on Slack's file host")]
+    ForeignHost,
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// Slack would not give the file (an error status, or its sign-in page instead of the
+    /// file, which is what a token without `files:read` gets).
+    #[error("slack did not give the file: {0}")]
+    Refused(String),
+    /// Rate limits, server and transport failures (`is_retryable`).
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+}
+
+impl FileFetchError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, FileFetchError::Slack(e) if e.is_retryable())
     }
 }
 
@@ -116,6 +144,7 @@ pub struct SlackOAuth {
 pub struct SlackApi {
     http: reqwest::Client,
     base: String,
+    files_base: String,
     timeout: Duration,
 }
 
@@ -132,8 +161,88 @@ impl SlackApi {
         SlackApi {
             http,
             base: base_url.trim_end_matches('/').to_string(),
+            files_base: DEFAULT_SLACK_FILES_URL.into(),
             timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// Where shared files are fetched from (`SLACK_FILES_URL`).
+    pub fn with_files_url(mut self, files_url: &str) -> Self {
+        self.files_base = files_url.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// Whether `url` is on Slack's file host, the only place the bot token goes with a file
+    /// request. A prefix match including the `/` after the host, so `files.slack.com.evil`
+    /// and `files.slack.com@evil` do not pass.
+    pub fn is_file_url(&self, url: &str) -> bool {
+        url.strip_prefix(self.files_base.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// GET a shared file's `url_private_download` with the bot token (scope `files:read`), at
+    /// most `max_bytes` of it. `mimetype` is what Slack said the file is: an HTML answer to a
+    /// file that is not HTML is Slack's sign-in page, not the file.
+    pub async fn download_file(
+        &self,
+        token: &Secret,
+        url: &str,
+        mimetype: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<bytes::Bytes, FileFetchError> {
+        if !self.is_file_url(url) {
+            return Err(FileFetchError::ForeignHost);
+        }
+        // reqwest drops the Authorization header if a redirect leaves the host.
+        let mut resp = self
+            .http
+            .get(url)
+            .bearer_auth(token.expose())
+            .timeout(FILE_TIMEOUT)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        tracing::debug!(
+            method = "file download",
+            status = status.as_u16(),
+            "slack answered"
+        );
+        if status.as_u16() == 429 {
+            let retry_after_secs = retry_after(resp.headers());
+            return Err(SlackError::RateLimited { retry_after_secs }.into());
+        }
+        if status.is_server_error() {
+            return Err(SlackError::Server {
+                status: status.as_u16(),
+            }
+            .into());
+        }
+        if !status.is_success() {
+            return Err(FileFetchError::Refused(format!("HTTP {}", status.as_u16())));
+        }
+        let html = |m: &str| m.trim_start().to_ascii_lowercase().starts_with("text/html");
+        let served_html = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(html);
+        if served_html && !mimetype.is_some_and(html) {
+            return Err(FileFetchError::Refused(
+                "a web page instead of the file (the app may lack files:read)".into(),
+            ));
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(FileFetchError::TooLarge { limit: max_bytes });
+        }
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if (buf.len() + chunk.len()) as u64 > max_bytes {
+                return Err(FileFetchError::TooLarge { limit: max_bytes });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
     }
 
     #[cfg(test)]
@@ -1343,5 +1452,101 @@ mod tests {
         let api = SlackApi::new(reqwest::Client::new(), "https://slack.com/api/");
         assert_eq!(api.base, "https://slack.com/api");
         assert!(format!("{api:?}").contains("slack.com"));
+    }
+
+    #[test]
+    fn the_token_goes_with_file_requests_to_slacks_file_host_only() {
+        let api = SlackApi::new(reqwest::Client::new(), "https://slack.com/api");
+        assert!(api.is_file_url("https://files.slack.com/files-pri/T1-F1/download/a.png"));
+        for url in [
+            "https://files.slack.com.evil.example/x",
+            "https://files.slack.com@evil.example/x",
+            "http://files.slack.com/x",
+            "https://files.slack.com",
+            "https://evil.example/https://files.slack.com/x",
+            "",
+        ] {
+            assert!(!api.is_file_url(url), "{url}");
+        }
+        let local = api.with_files_url("http://127.0.0.1:9/");
+        assert!(local.is_file_url("http://127.0.0.1:9/files-pri/a"));
+        assert!(!local.is_file_url("http://127.0.0.1:90/files-pri/a"));
+    }
+
+    #[tokio::test]
+    async fn a_file_is_downloaded_with_the_bot_token_within_the_limit() {
+        let (server, api) = setup().await;
+        let api = api.with_files_url(&server.uri());
+        Mock::given(method("GET"))
+            .and(path("/files-pri/T1-F1/download/a.png"))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(vec![7u8; 300], "image/png"))
+            .mount(&server)
+            .await;
+        let url = format!("{}/files-pri/T1-F1/download/a.png", server.uri());
+        let got = api
+            .download_file(&token(), &url, Some("image/png"), 1000)
+            .await
+            .unwrap();
+        assert_eq!(got.as_ref(), &[7u8; 300][..]);
+        // Over the limit: refused, whether or not the length is announced.
+        assert!(matches!(
+            api.download_file(&token(), &url, Some("image/png"), 299)
+                .await,
+            Err(FileFetchError::TooLarge { limit: 299 })
+        ));
+        // Elsewhere: nothing is requested there at all.
+        let other = MockServer::start().await;
+        let foreign = format!("{}/files-pri/T1-F1/download/a.png", other.uri());
+        assert!(matches!(
+            api.download_file(&token(), &foreign, None, 1000).await,
+            Err(FileFetchError::ForeignHost)
+        ));
+        assert!(other.received_requests().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn slacks_sign_in_page_and_errors_are_not_taken_for_the_file() {
+        let (server, api) = setup().await;
+        let api = api.with_files_url(&server.uri());
+        let answer = |status: u16, ctype: &str| {
+            ResponseTemplate::new(status).set_body_raw("<html>sign in</html>", ctype)
+        };
+        for (p, r) in [
+            ("/page", answer(200, "text/html; charset=utf-8")),
+            ("/gone", answer(404, "text/plain")),
+            (
+                "/busy",
+                answer(429, "text/plain").insert_header("retry-after", "7"),
+            ),
+            ("/down", answer(503, "text/plain")),
+        ] {
+            Mock::given(method("GET"))
+                .and(path(p))
+                .respond_with(r)
+                .mount(&server)
+                .await;
+        }
+        let get = |p: &str, mime: Option<&'static str>| {
+            let url = format!("{}{p}", server.uri());
+            let api = api.clone();
+            async move { api.download_file(&token(), &url, mime, 1000).await }
+        };
+        let page = get("/page", Some("application/pdf")).await.unwrap_err();
+        assert!(matches!(page, FileFetchError::Refused(_)) && !page.is_retryable());
+        // An HTML file is an HTML file.
+        assert!(get("/page", Some("text/html")).await.is_ok());
+        let gone = get("/gone", None).await.unwrap_err();
+        assert!(matches!(gone, FileFetchError::Refused(_)) && !gone.is_retryable());
+        let busy = get("/busy", None).await.unwrap_err();
+        assert!(
+            matches!(
+                busy,
+                FileFetchError::Slack(SlackError::RateLimited {
+                    retry_after_secs: 7
+                })
+            ) && busy.is_retryable()
+        );
+        assert!(get("/down", None).await.unwrap_err().is_retryable());
     }
 }

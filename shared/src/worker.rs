@@ -61,6 +61,7 @@ pub async fn job_for_slack_event(
                     user_id: m.user.unwrap_or_default(),
                     text: m.text,
                     has_files: m.has_files,
+                    files: m.files,
                 }));
             };
             if map.portal_id != install.portal_id {
@@ -76,6 +77,7 @@ pub async fn job_for_slack_event(
                 user_id: m.user.unwrap_or_default(),
                 text: m.text,
                 has_files: m.has_files,
+                files: m.files,
             }))
         }
         SlackEvent::AppUninstalled => Ok(Some(Job::Deactivate {
@@ -257,6 +259,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             user_id,
             text,
             has_files,
+            files,
         } => {
             crate::reply::deliver_reply(
                 app,
@@ -270,6 +273,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                     user: user_id,
                     text,
                     has_files: *has_files,
+                    files,
                 },
             )
             .await
@@ -282,6 +286,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             user_id,
             text,
             has_files,
+            files,
         } => {
             let map = app
                 .records
@@ -311,6 +316,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                 user_id: user_id.clone(),
                 text: text.clone(),
                 has_files: *has_files,
+                files: files.clone(),
             };
             tracing::info!(team = %team_id, conversation = reply.conversation_id().as_deref().unwrap_or(""), "reply linked to its conversation");
             app.queue

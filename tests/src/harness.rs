@@ -72,6 +72,8 @@ pub async fn start(opts: Opts) -> Env {
         ("TOKEN_ENCRYPTION_KEY", TOKEN_KEY.to_string()),
         ("HUBSPOT_APP_ID", APP_ID.to_string()),
         ("SLACK_API_URL", slack.uri()),
+        // Shared files are served by the Slack fake too.
+        ("SLACK_FILES_URL", slack.uri()),
         ("HUBSPOT_API_URL", hubspot.uri()),
     ]
     .into_iter()
@@ -410,6 +412,17 @@ impl Inbox {
                 msg["client"] = json!({"clientType": "INTEGRATION", "integrationAppId": APP_ID});
                 msg["senders"][0]["actorId"] = body["senderActorId"].clone();
                 msg["type"] = body["type"].clone();
+                // Files sent by id come back described, as the inbox shows them.
+                if let Some(a) = body["attachments"].as_array() {
+                    msg["attachments"] = a
+                        .iter()
+                        .map(|f| {
+                            let id = f["fileId"].as_str().unwrap_or("");
+                            json!({"type": "FILE", "fileId": id, "name": format!("file-{id}"),
+                                   "url": format!("https://files.example/{id}")})
+                        })
+                        .collect();
+                }
                 if let Ok(mut s) = st.lock() {
                     if let Some(t) = s.get_mut(&id) {
                         t.1.push(msg.clone());

@@ -3,6 +3,8 @@
 
 use integration_tests::harness::*;
 use serde_json::{json, Value};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 const T: &str = "3624100517";
 const PARENT: &str = "1700000001.000001";
@@ -34,10 +36,24 @@ fn click(user: &str, action_id: &str, value: &str, response_url: &str) -> String
 }
 
 fn reply_event(user: &str, text: &str, ts: &str, files: bool) -> Value {
+    reply_with_files(
+        user,
+        text,
+        ts,
+        if files {
+            // As Slack describes a file it does not let apps fetch.
+            json!([{"id": "F1", "name": "screenshot.png", "mode": "hidden_by_limit"}])
+        } else {
+            Value::Null
+        },
+    )
+}
+
+fn reply_with_files(user: &str, text: &str, ts: &str, files: Value) -> Value {
     let mut ev = json!({"type": "message", "channel": CHANNEL, "user": user, "text": text, "ts": ts, "thread_ts": PARENT});
-    if files {
+    if files.is_array() {
         ev["subtype"] = json!("file_share");
-        ev["files"] = json!([{"id": "F1", "name": "screenshot.png"}]);
+        ev["files"] = files;
     }
     json!({"type": "event_callback", "team_id": TEAM, "event_id": format!("Ev{ts}"), "event": ev})
 }
@@ -222,7 +238,9 @@ async fn a_file_from_slack_is_told_not_sent() {
     assert_eq!(eph.len(), 1);
     let t = eph[0]["text"].as_str().unwrap();
     assert!(
-        t.contains("file was not sent") && t.contains("live-messages/22761544/inbox/3624100517"),
+        t.contains("Not sent to the visitor: *screenshot.png* (Slack does not make it available")
+            && t.contains("Your text was sent")
+            && t.contains("live-messages/22761544/inbox/3624100517"),
         "{t}"
     );
     assert_eq!(eph[0]["user"], "U0AGENT001");
@@ -317,5 +335,226 @@ async fn edits_and_deletions_in_slack_are_answered_privately() {
             .await
             .len(),
         1
+    );
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n not really an image";
+
+/// A file as Slack describes it in a message event, served by the Slack fake at its
+/// `url_private_download` (as `files.slack.com` serves it, with the bot token).
+async fn served_file(e: &Env, id: &str, name: &str, mimetype: &str, body: &[u8]) -> Value {
+    let p = format!("/files-pri/{TEAM}-{id}/download/{name}");
+    Mock::given(method("GET"))
+        .and(path(p.as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {BOT_TOKEN}").as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), mimetype))
+        .with_priority(5)
+        .mount(&e.slack)
+        .await;
+    json!({"id": id, "name": name, "mimetype": mimetype, "size": body.len(), "mode": "hosted",
+           "url_private": format!("{}/files-pri/{TEAM}-{id}/{name}", e.slack.uri()),
+           "url_private_download": format!("{}{p}", e.slack.uri())})
+}
+
+/// HubSpot's file manager: uploads answer 201 with ids 9001, 9002, ...
+async fn file_manager(e: &Env) {
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(9001));
+    Mock::given(method("POST"))
+        .and(path("/files/v3/files"))
+        .and(header(
+            "authorization",
+            format!("Bearer {HS_TOKEN}").as_str(),
+        ))
+        .respond_with(move |_: &wiremock::Request| {
+            let id = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": id.to_string(), "access": "PRIVATE"}))
+        })
+        .mount(&e.hubspot)
+        .await;
+}
+
+/// Ann replies in the thread with `files`; the messages the inbox then received.
+async fn file_reply(e: &Env, text: &str, ts: &str, files: Value) -> Vec<Value> {
+    e.post_event(&reply_with_files("U0AGENT001", text, ts, files))
+        .await;
+    e.drain().await;
+    e.hubspot_calls("POST", &format!("{THREADS}/{T}/messages"))
+        .await
+}
+
+async fn uploads(e: &Env) -> Vec<String> {
+    e.hubspot
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/files/v3/files")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agents_file_reaches_the_visitor_and_is_not_echoed() {
+    let e = env_with_notification(&[message_json("m1", 1, "INCOMING", "hi")]).await;
+    file_manager(&e).await;
+    let f = served_file(&e, "F1", "screenshot.png", "image/png", PNG).await;
+    let posts = file_reply(
+        &e,
+        "here is the screenshot",
+        "1700000100.000002",
+        json!([f]),
+    )
+    .await;
+    // Fetched from Slack with the bot token, uploaded private, sent by id with the text.
+    let up = uploads(&e).await;
+    assert_eq!(up.len(), 1);
+    assert!(
+        up[0].contains("filename=\"screenshot.png\"")
+            && up[0].contains("not really an image")
+            && up[0].contains("{\"access\":\"PRIVATE\"}"),
+        "{}",
+        up[0]
+    );
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["type"], "MESSAGE");
+    assert_eq!(posts[0]["text"], "here is the screenshot");
+    assert_eq!(posts[0]["senderActorId"], "A-2620022");
+    assert_eq!(
+        posts[0]["attachments"],
+        json!([{"type": "FILE", "fileId": "9001"}])
+    );
+    assert!(
+        e.slack_calls("chat.postEphemeral").await.is_empty(),
+        "nothing to tell"
+    );
+    // The inbox's webhook for that message does not bring the file back into the thread.
+    let before = e.slack_calls("chat.postMessage").await.len();
+    e.post_webhook(&json!([event(
+        "conversation.newMessage",
+        T,
+        json!({"messageId": "sent1", "messageType": "MESSAGE", "changeFlag": "NEW_MESSAGE"})
+    )]))
+    .await;
+    e.drain().await;
+    assert_eq!(e.slack_calls("chat.postMessage").await.len(), before);
+}
+
+#[tokio::test]
+async fn a_file_without_text_goes_with_its_name_and_a_retry_sends_it_once() {
+    let e = env_with_notification(&[message_json("m1", 1, "INCOMING", "hi")]).await;
+    file_manager(&e).await;
+    let f = served_file(&e, "F2", "invoice.pdf", "application/pdf", b"%PDF-1.7").await;
+    // Slack's file host fails once: the job is retried, and the file still goes once.
+    Mock::given(method("GET"))
+        .and(path(
+            format!("/files-pri/{TEAM}-F2/download/invoice.pdf").as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    let posts = file_reply(&e, "", "1700000100.000003", json!([f])).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["text"], "invoice.pdf");
+    assert_eq!(
+        posts[0]["attachments"],
+        json!([{"type": "FILE", "fileId": "9001"}])
+    );
+    assert_eq!(uploads(&e).await.len(), 1);
+    assert!(e.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn files_that_cannot_be_sent_are_told_privately_and_the_text_still_goes() {
+    let e = env_with_notification(&[message_json("m1", 1, "INCOMING", "hi")]).await;
+    // The portal did not grant the `files` scope.
+    Mock::given(method("POST"))
+        .and(path("/files/v3/files"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "status": "error", "category": "MISSING_SCOPES",
+            "message": "This app hasn't been granted all required scopes to make this call."
+        })))
+        .mount(&e.hubspot)
+        .await;
+    let ok = served_file(&e, "F1", "a.png", "image/png", PNG).await;
+    // The install lacks files:read: Slack serves its sign-in page instead of the file.
+    let page = served_file(&e, "F2", "b.pdf", "text/html; charset=utf-8", b"<html>").await;
+    let mut page = page;
+    page["mimetype"] = json!("application/pdf");
+    let hidden = json!({"id": "F3", "name": "c.txt", "mode": "hidden_by_limit"});
+    // Not on Slack's file host: the token is not sent there.
+    let elsewhere = wiremock::MockServer::start().await;
+    let foreign = json!({"id": "F4", "name": "d.zip",
+        "url_private_download": format!("{}/files-pri/{TEAM}-F4/download/d.zip", elsewhere.uri())});
+    let posts = file_reply(
+        &e,
+        "see attached <!channel>",
+        "1700000100.000004",
+        json!([ok, page, hidden, foreign]),
+    )
+    .await;
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["attachments"], json!([]));
+    assert!(posts[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("see attached"));
+    let eph = e.slack_calls("chat.postEphemeral").await;
+    assert_eq!(eph.len(), 1, "one private note for all of them: {eph:?}");
+    assert_eq!(eph[0]["user"], "U0AGENT001");
+    let t = eph[0]["text"].as_str().unwrap();
+    for want in [
+        "*a.png* (the HubSpot connection may not upload files",
+        "*b.pdf* (this app can't read files in Slack (reinstall it to grant the files:read",
+        "*c.txt* (Slack does not make it available to apps",
+        "*d.zip* (it is not stored in Slack)",
+        "Your text was sent",
+        "live-messages/22761544/inbox/3624100517",
+    ] {
+        assert!(t.contains(want), "{want} in {t}");
+    }
+    assert!(e.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_inbox_that_refuses_the_files_still_gets_the_text() {
+    let e = env_with_notification(&[message_json("m1", 1, "INCOMING", "hi")]).await;
+    file_manager(&e).await;
+    // The conversation's channel takes no files: a message with attachments is refused.
+    Mock::given(method("POST"))
+        .and(path(format!("{THREADS}/{T}/messages").as_str()))
+        .and(|r: &wiremock::Request| {
+            serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .and_then(|b| b["attachments"].as_array().map(|a| !a.is_empty()))
+                .unwrap_or(false)
+        })
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "status": "error", "category": "VALIDATION_ERROR", "message": "attachments are not supported"
+        })))
+        .with_priority(1)
+        .mount(&e.hubspot)
+        .await;
+    let f = served_file(&e, "F1", "a.png", "image/png", PNG).await;
+    let posts = file_reply(&e, "here", "1700000100.000005", json!([f])).await;
+    assert_eq!(
+        posts.len(),
+        2,
+        "with the file, refused; then the text alone"
+    );
+    assert_eq!(posts[1]["attachments"], json!([]));
+    assert_eq!(posts[1]["text"], "here");
+    let eph = e.slack_calls("chat.postEphemeral").await;
+    let t = eph[0]["text"].as_str().unwrap();
+    assert!(
+        t.contains("*a.png* (the inbox did not accept files on this conversation)")
+            && t.contains("Your text was sent"),
+        "{t}"
     );
 }
