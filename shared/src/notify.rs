@@ -822,6 +822,32 @@ async fn announce_move(
         Ok(url) if url.starts_with("https://") => format!("<{url}|continued here>"),
         _ => format!("continued in <#{}>", map.channel_id),
     };
+    // The old card first (an update can be repeated; the note can't): it points to the new one
+    // and keeps only Reply in Inbox, so its Close and Claim no longer show a stale state.
+    let card_text = format!(
+        ":arrow_right: Moved to another inbox, routed to <#{}>: {link}.",
+        map.channel_id
+    );
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": card_text}},
+        {"type": "actions", "elements": [{
+            "type": "button",
+            "action_id": ACTION_REPLY_IN_INBOX,
+            "text": {"type": "plain_text", "text": "Reply in Inbox"},
+            "url": inbox_link(app, &map.portal_id, &map.thread_id),
+        }]}
+    ]);
+    match app
+        .slack
+        .update_message(bot, &old_channel, &old_ts, &card_text, Some(&blocks))
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.is_retryable() => return Err(slack_failure(app, install, e).await),
+        Err(e) => {
+            tracing::warn!(portal = %map.portal_id, conversation = %map.thread_id, channel = %old_channel, error = %e, "earlier card not redrawn");
+        }
+    }
     let text = format!(
         ":arrow_right: This conversation moved to another inbox, routed to <#{}>: {link}. Replies here still reach the visitor.",
         map.channel_id

@@ -275,6 +275,23 @@ async fn a_conversation_moved_to_a_routed_inbox_follows_with_a_note_in_its_old_t
         note.contains(PERMALINK) && note.contains(&format!("<#{SALES_CH}>")),
         "{note}"
     );
+    // The old card is redrawn once to point there, with Reply in Inbox only.
+    let old_card: Vec<Value> = e
+        .slack_calls("chat.update")
+        .await
+        .into_iter()
+        .filter(|u| u["channel"] == CHANNEL && u["ts"] == old_parent.as_str())
+        .collect();
+    let last = old_card.last().expect("the old card was redrawn");
+    let blocks = last["blocks"].to_string();
+    assert!(
+        blocks.contains("Moved to another inbox")
+            && blocks.contains(PERMALINK)
+            && blocks.contains("reply_in_inbox")
+            && !blocks.contains("close_conversation")
+            && !blocks.contains("claim"),
+        "{blocks}"
+    );
     // The visitor's new message goes to the new thread only.
     let m2: Vec<&Value> = posts
         .iter()
