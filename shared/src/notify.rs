@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::domain::{Install, InstallStatus, ThreadMap};
+use crate::domain::{InboxRoute, Install, InstallStatus, ThreadMap};
 use crate::hubspot::{HubSpotError, Message, Thread};
 use crate::queue::JobError;
 use crate::secret::Secret;
@@ -584,35 +584,45 @@ async fn sync_locked(
         .map_err(hubspot_failure)?;
     let card = build_card(app, &token, portal, &thread, &messages).await?;
     // Routing by inbox: the inbox's own channel, else the install's.
-    let target = match &thread.inbox_id {
+    let default_channel = channel;
+    let route = match &thread.inbox_id {
         Some(inbox) => app
             .records
             .route_for(portal, inbox)
             .await
-            .map_err(store_err)?
-            .map(|r| r.channel_id)
-            .unwrap_or_else(|| channel.to_string()),
-        None => channel.to_string(),
+            .map_err(store_err)?,
+        None => None,
     };
-    let channel = target.as_str();
+    let mut target = route
+        .as_ref()
+        .map_or_else(|| channel.to_string(), |r| r.channel_id.clone());
     let mut posted = false;
     let mut map = match existing {
         Some(m) => m,
         None => {
-            let ts = match app
-                .slack
-                .post_message(
-                    bot,
-                    channel,
-                    None,
-                    &card.fallback_text(),
-                    Some(&card.blocks()),
-                )
-                .await
-            {
-                Ok(ts) => ts,
-                Err(e) => return Err(slack_failure(app, install, e).await),
+            let post = |ch: String| {
+                let card = &card;
+                async move {
+                    app.slack
+                        .post_message(bot, &ch, None, &card.fallback_text(), Some(&card.blocks()))
+                        .await
+                }
             };
+            let ts = match post(target.clone()).await {
+                Ok(ts) => ts,
+                Err(e) => match &route {
+                    Some(r) if channel_unusable(&e) => {
+                        unroute(app, install, r, default_channel, &e).await?;
+                        target = default_channel.to_string();
+                        match post(target.clone()).await {
+                            Ok(ts) => ts,
+                            Err(e) => return Err(slack_failure(app, install, e).await),
+                        }
+                    }
+                    _ => return Err(slack_failure(app, install, e).await),
+                },
+            };
+            let channel = target.as_str();
             let first_id = messages
                 .iter()
                 .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"))
@@ -656,7 +666,12 @@ async fn sync_locked(
     };
     // Moved to another inbox: to that inbox's channel when it differs.
     if thread.inbox_id.is_some() && map.inbox_id != thread.inbox_id {
-        map = follow_inbox_move(app, install, bot, &card, &thread, map, channel).await?;
+        let to = Destination {
+            channel: &target,
+            route: route.as_ref(),
+            default: default_channel,
+        };
+        map = follow_inbox_move(app, install, bot, &card, &thread, map, to).await?;
     }
     if map.move_notice_pending {
         map = announce_move(app, install, bot, map).await?;
@@ -731,6 +746,54 @@ async fn sync_locked(
 /// a line in the thread; to another channel: a new notification there, the mapping moved to
 /// it (the earlier thread stays linked, so replies there still arrive), and a pending notice
 /// for the earlier thread (`announce_move`).
+/// Where a conversation's notification belongs: its inbox's routed channel, else the
+/// install's.
+struct Destination<'a> {
+    channel: &'a str,
+    route: Option<&'a InboxRoute>,
+    default: &'a str,
+}
+
+/// Errors by which a channel refuses every post until someone acts (contracts/slack.md).
+fn channel_unusable(e: &SlackError) -> bool {
+    matches!(
+        e.code(),
+        Some("not_in_channel" | "channel_not_found" | "is_archived")
+    )
+}
+
+/// A routed inbox's channel refuses posts: the route is removed, so that inbox's chats go
+/// to the install's channel instead of every notification stopping, and the admin who set
+/// it is told once, privately, how to route it again.
+async fn unroute(
+    app: &App,
+    install: &Install,
+    route: &InboxRoute,
+    fallback: &str,
+    e: &SlackError,
+) -> Result<(), JobError> {
+    let code = e.code().unwrap_or("error");
+    app.records
+        .delete_route(&route.portal_id, &route.inbox_id)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    tracing::error!(portal = %route.portal_id, team = %install.team_id, inbox = %route.inbox_id, channel = %route.channel_id, code, "routed channel refuses posts; route removed, the inbox's chats go to the notification channel");
+    if let Some(bot) = &install.bot_token {
+        let text = format!(
+            ":warning: New chats of HubSpot inbox {} could not be posted to <#{}> ({code}), so they go to <#{fallback}> now. Invite the app there (or pick another channel), then route the inbox again in the app's Home tab.",
+            route.inbox_id, route.channel_id
+        );
+        if let Err(e) = app
+            .slack
+            .post_message(bot, &route.set_by, None, &text, None)
+            .await
+        {
+            tracing::warn!(portal = %route.portal_id, error = %e, "could not tell the admin who routed the inbox");
+        }
+    }
+    Ok(())
+}
+
 async fn follow_inbox_move(
     app: &App,
     install: &Install,
@@ -738,12 +801,54 @@ async fn follow_inbox_move(
     card: &Card,
     thread: &crate::hubspot::Thread,
     map: ThreadMap,
-    target: &str,
+    to: Destination<'_>,
 ) -> Result<ThreadMap, JobError> {
     let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
     let (portal, conv) = (map.portal_id.clone(), map.thread_id.clone());
     let changed = || JobError::retry("thread mapping changed concurrently");
-    if map.inbox_id.is_none() || target == map.channel_id {
+    let mut target = to.channel;
+    // The new card, unless it stays in this channel; a routed channel that refuses it gives
+    // way to the install's channel.
+    let mut new_card = None;
+    if map.inbox_id.is_some() && target != map.channel_id {
+        match app
+            .slack
+            .post_message(
+                bot,
+                target,
+                None,
+                &card.fallback_text(),
+                Some(&card.blocks()),
+            )
+            .await
+        {
+            Ok(ts) => new_card = Some(ts),
+            Err(e) => match to.route {
+                Some(r) if channel_unusable(&e) => {
+                    unroute(app, install, r, to.default, &e).await?;
+                    target = to.default;
+                    if target != map.channel_id {
+                        match app
+                            .slack
+                            .post_message(
+                                bot,
+                                target,
+                                None,
+                                &card.fallback_text(),
+                                Some(&card.blocks()),
+                            )
+                            .await
+                        {
+                            Ok(ts) => new_card = Some(ts),
+                            Err(e) => return Err(slack_failure(app, install, e).await),
+                        }
+                    }
+                }
+                _ => return Err(slack_failure(app, install, e).await),
+            },
+        }
+    }
+    let Some(ts) = new_card else {
         if map.inbox_id.is_some() {
             let text = format!(
                 ":arrow_right: This conversation moved to another inbox in HubSpot: <{}|open it in the inbox>.",
@@ -768,20 +873,6 @@ async fn follow_inbox_move(
             .await
             .map_err(store_err)?
             .ok_or_else(changed);
-    }
-    let ts = match app
-        .slack
-        .post_message(
-            bot,
-            target,
-            None,
-            &card.fallback_text(),
-            Some(&card.blocks()),
-        )
-        .await
-    {
-        Ok(ts) => ts,
-        Err(e) => return Err(slack_failure(app, install, e).await),
     };
     let mut moved = map.clone();
     moved

@@ -354,3 +354,79 @@ async fn a_conversation_moved_to_a_routed_inbox_follows_with_a_note_in_its_old_t
         .unwrap()
         .is_none());
 }
+
+/// A routed channel that refuses posts (the app was removed from it, it was archived or
+/// deleted) does not stop the install: that inbox's chats go to the default channel, the
+/// route is removed, and the admin who set it is told once how to route it again. A chat
+/// moving into that inbox stays where it is.
+#[tokio::test]
+async fn a_routed_channel_that_refuses_posts_gives_way_to_the_default_channel() {
+    let e = env().await;
+    pick(&e, ADMIN, SALES, SALES_CH, "1700000400.000002").await;
+    let records = &e.runner.app.records;
+    assert!(records.route_for(PORTAL, SALES).await.unwrap().is_some());
+    // The app was removed from the Sales channel since.
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .and(body_string_contains(format!("\"channel\":\"{SALES_CH}\"")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
+        )
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    // A chat in Support (moved to Sales below), and a new one in Sales.
+    new_chat(&e, T, SUPPORT).await;
+    new_chat(&e, T2, SALES).await;
+    let n = notifications(&e).await;
+    let tried: Vec<_> = n.iter().filter(|(c, _)| c == SALES_CH).collect();
+    assert_eq!(tried.len(), 1, "one attempt there: {n:?}");
+    let posted: Vec<_> = n
+        .iter()
+        .filter(|(c, t)| c == CHANNEL && t.contains("hello"))
+        .collect();
+    assert_eq!(posted.len(), 2, "both chats in the default channel: {n:?}");
+    let t2 = records.get_thread(PORTAL, T2).await.unwrap().unwrap();
+    assert_eq!(t2.channel_id, CHANNEL);
+    assert!(records.route_for(PORTAL, SALES).await.unwrap().is_none());
+    let install = records.get_install(PORTAL).await.unwrap().unwrap();
+    assert_eq!(install.status, shared::domain::InstallStatus::Active);
+    let dms: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == ADMIN)
+        .collect();
+    assert_eq!(dms.len(), 1);
+    let dm = dms[0]["text"].as_str().unwrap();
+    assert!(
+        dm.contains(&format!("<#{SALES_CH}> (not_in_channel)"))
+            && dm.contains(&format!("go to <#{CHANNEL}>"))
+            && dm.contains("route the inbox again"),
+        "{dm}"
+    );
+    // The admin routes Sales again, the channel still refuses, a chat moves there: it stays.
+    pick(&e, ADMIN, SALES, SALES_CH, "1700000400.000003").await;
+    e.inbox.set(
+        &in_inbox(T, SALES),
+        &[message_json(&format!("{T}-m1"), 1, "INCOMING", "hello")],
+    );
+    e.post_webhook(&json!([event(
+        "conversation.newMessage",
+        T,
+        json!({"messageId": "mv1", "messageType": "THREAD_INBOX_CHANGE"})
+    )]))
+    .await;
+    e.drain().await;
+    let moved = records.get_thread(PORTAL, T).await.unwrap().unwrap();
+    assert_eq!(moved.channel_id, CHANNEL);
+    assert_eq!(moved.inbox_id.as_deref(), Some(SALES));
+    assert!(moved.earlier.is_empty());
+    assert!(records.route_for(PORTAL, SALES).await.unwrap().is_none());
+    assert!(e.dead_letters().await.is_empty());
+    assert_eq!(
+        records.get_install(PORTAL).await.unwrap().unwrap().status,
+        shared::domain::InstallStatus::Active
+    );
+}
