@@ -683,6 +683,26 @@ impl HubSpotApi {
         Ok(up.id)
     }
 
+    /// `GET /files/v3/files/{fileId}` (scope `files`): a file's size in bytes, for an
+    /// attachment the inbox describes by id, name and URL only. None when unknown or gone.
+    pub async fn file_size(
+        &self,
+        token: &Secret,
+        file_id: &str,
+    ) -> Result<Option<u64>, HubSpotError> {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            size: Option<u64>,
+        }
+        let url = format!("{}/files/v3/files/{}", self.base, segment(file_id, "file")?);
+        let req = self.http.get(url).bearer_auth(token.expose());
+        let Some(bytes) = none_if_not_found(self.execute("file_size", req).await)? else {
+            return Ok(None);
+        };
+        Ok(parse::<File>("file_size", &bytes)?.size)
+    }
+
     /// `PATCH .../threads/{threadId}` with `{"status": ...}` (`OPEN`/`CLOSED`).
     pub async fn update_thread_status(
         &self,

@@ -343,7 +343,10 @@ pub fn thread_text(m: &Message, inbox_url: &str) -> String {
             .and_then(Value::as_str)
             .unwrap_or("attachment");
         let url = a.get("url").and_then(Value::as_str).unwrap_or("");
-        let name = slack_text::escape(name).replace('|', "¦");
+        let mut name = slack_text::escape(name).replace('|', "¦");
+        if let Some(n) = a.get("size").and_then(Value::as_u64) {
+            name.push_str(&format!(" ({})", human_size(n)));
+        }
         // A link's URL may not carry `|` or `>` (they end the token): only plain http(s) URLs.
         if (url.starts_with("https://") || url.starts_with("http://"))
             && !url.contains(['|', '>', '<', ' '])
@@ -354,6 +357,44 @@ pub fn thread_text(m: &Message, inbox_url: &str) -> String {
         }
     }
     out
+}
+
+/// "512 B", "48 KB", "1.2 MB".
+pub fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    match bytes {
+        b if b < KB => format!("{b} B"),
+        b if b < MB => format!("{} KB", (b + KB / 2) / KB),
+        b => format!("{:.1} MB", b as f64 / MB as f64),
+    }
+}
+
+/// The message with the size of each attachment the inbox names by file id only, from the
+/// file manager (scope `files`). Best effort: a size that can't be read is left out, and the
+/// link still goes.
+async fn with_sizes(app: &App, token: &Secret, m: &Message) -> Message {
+    let mut m = m.clone();
+    for a in m.attachments.iter_mut() {
+        if a.get("size").is_some() {
+            continue;
+        }
+        let id = match a.get("fileId") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        match app.hubspot.file_size(token, &id).await {
+            Ok(Some(n)) => {
+                if let Some(o) = a.as_object_mut() {
+                    o.insert("size".into(), json!(n));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "attachment size not read"),
+        }
+    }
+    m
 }
 
 async fn person(
@@ -719,7 +760,11 @@ async fn sync_locked(
             // Sent from Slack by this app: already in the thread (no echo).
             continue;
         }
-        let text = thread_text(m, &inbox_url);
+        let text = if m.attachments.is_empty() {
+            thread_text(m, &inbox_url)
+        } else {
+            thread_text(&with_sizes(app, &token, m).await, &inbox_url)
+        };
         let ts = match app
             .slack
             .post_message(bot, &map.channel_id, Some(&map.parent_ts), &text, None)
@@ -1081,6 +1126,15 @@ mod tests {
             last_reply: None,
             first_response_secs: None,
         }
+    }
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1 KB");
+        assert_eq!(human_size(48_213), "47 KB");
+        assert_eq!(human_size(1_258_291), "1.2 MB");
     }
 
     #[test]

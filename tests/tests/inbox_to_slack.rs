@@ -460,9 +460,19 @@ async fn attachments_appear_as_links_with_their_names_and_cannot_forge_links() {
     let e = env().await;
     let mut m2 = message_json("m2", 2, "INCOMING", "see attached");
     m2["attachments"] = json!([
-        {"type": "FILE", "name": "invoice.pdf", "url": "https://files.example.com/invoice.pdf"},
-        {"type": "FILE", "name": "x|<!channel>", "url": "https://evil.example.com/a|<!here>"}
+        {"type": "FILE", "fileId": "183541231", "name": "invoice.pdf", "url": "https://files.example.com/invoice.pdf"},
+        {"type": "FILE", "name": "x|<!channel>", "url": "https://evil.example.com/a|<!here>"},
+        // A file the file manager no longer has: shown without a size.
+        {"type": "FILE", "fileId": "404", "name": "gone.png", "url": "https://files.example.com/gone.png"}
     ]);
+    // The file manager knows the invoice's size (the message does not carry it).
+    Mock::given(method("GET"))
+        .and(path("/files/v3/files/183541231"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "183541231", "size": 48213, "name": "invoice", "extension": "pdf"}),
+        ))
+        .mount(&e.hubspot)
+        .await;
     e.inbox.set(
         &thread_json(T, "1000", "OPEN", None),
         &[message_json("m1", 1, "INCOMING", "hi"), m2],
@@ -473,7 +483,8 @@ async fn attachments_appear_as_links_with_their_names_and_cannot_forge_links() {
     let reply = posts_in_thread(&posts, "1700000001.000001");
     assert_eq!(reply.len(), 1);
     assert!(
-        reply[0].contains("<https://files.example.com/invoice.pdf|invoice.pdf>"),
+        reply[0].contains("<https://files.example.com/invoice.pdf|invoice.pdf (47 KB)>")
+            && reply[0].contains("<https://files.example.com/gone.png|gone.png>"),
         "{}",
         reply[0]
     );
