@@ -641,21 +641,13 @@ async fn sync_locked(
     let mut map = match existing {
         Some(m) => m,
         None => {
-            let post = |ch: String| {
-                let card = &card;
-                async move {
-                    app.slack
-                        .post_message(bot, &ch, None, &card.fallback_text(), Some(&card.blocks()))
-                        .await
-                }
-            };
-            let ts = match post(target.clone()).await {
+            let ts = match post_card(app, bot, &target, &card).await {
                 Ok(ts) => ts,
                 Err(e) => match &route {
                     Some(r) if channel_unusable(&e) => {
                         unroute(app, install, r, default_channel, &e).await?;
                         target = default_channel.to_string();
-                        match post(target.clone()).await {
+                        match post_card(app, bot, &target, &card).await {
                             Ok(ts) => ts,
                             Err(e) => return Err(slack_failure(app, install, e).await),
                         }
@@ -791,6 +783,24 @@ async fn sync_locked(
 /// a line in the thread; to another channel: a new notification there, the mapping moved to
 /// it (the earlier thread stays linked, so replies there still arrive), and a pending notice
 /// for the earlier thread (`announce_move`).
+/// Posts a conversation's notification card in `channel`; its ts.
+async fn post_card(
+    app: &App,
+    bot: &Secret,
+    channel: &str,
+    card: &Card,
+) -> Result<String, SlackError> {
+    app.slack
+        .post_message(
+            bot,
+            channel,
+            None,
+            &card.fallback_text(),
+            Some(&card.blocks()),
+        )
+        .await
+}
+
 /// Where a conversation's notification belongs: its inbox's routed channel, else the
 /// install's.
 struct Destination<'a> {
@@ -856,34 +866,14 @@ async fn follow_inbox_move(
     // way to the install's channel.
     let mut new_card = None;
     if map.inbox_id.is_some() && target != map.channel_id {
-        match app
-            .slack
-            .post_message(
-                bot,
-                target,
-                None,
-                &card.fallback_text(),
-                Some(&card.blocks()),
-            )
-            .await
-        {
+        match post_card(app, bot, target, card).await {
             Ok(ts) => new_card = Some(ts),
             Err(e) => match to.route {
                 Some(r) if channel_unusable(&e) => {
                     unroute(app, install, r, to.default, &e).await?;
                     target = to.default;
                     if target != map.channel_id {
-                        match app
-                            .slack
-                            .post_message(
-                                bot,
-                                target,
-                                None,
-                                &card.fallback_text(),
-                                Some(&card.blocks()),
-                            )
-                            .await
-                        {
+                        match post_card(app, bot, target, card).await {
                             Ok(ts) => new_card = Some(ts),
                             Err(e) => return Err(slack_failure(app, install, e).await),
                         }
