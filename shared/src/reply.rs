@@ -423,7 +423,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         .map_err(store_err)?;
     tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, sender = %msg.sender_actor_id, note = is_note, files = msg.attachments.len(), "reply delivered to the inbox");
     if !unsent.is_empty() {
-        tell(app, &install, r, &unsent_text(&unsent, true, &link)).await;
+        tell(app, &install, r, &unsent_text(&unsent, has_text, &link)).await;
     }
     if is_note {
         tell(

@@ -458,7 +458,9 @@ async fn a_file_without_text_goes_with_its_name_and_a_retry_sends_it_once() {
         .with_priority(1)
         .mount(&e.slack)
         .await;
-    let posts = file_reply(&e, "", "1700000100.000003", json!([f])).await;
+    // With it, a file Slack hides from apps.
+    let hidden = json!({"id": "F3", "name": "old.txt", "mode": "hidden_by_limit"});
+    let posts = file_reply(&e, "", "1700000100.000003", json!([f, hidden])).await;
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0]["text"], "invoice.pdf");
     assert_eq!(
@@ -467,6 +469,14 @@ async fn a_file_without_text_goes_with_its_name_and_a_retry_sends_it_once() {
     );
     assert_eq!(uploads(&e).await.len(), 1);
     assert!(e.dead_letters().await.is_empty());
+    // The agent hears of the hidden one only, and of no text, since there was none.
+    let eph = e.slack_calls("chat.postEphemeral").await;
+    assert_eq!(eph.len(), 1);
+    let t = eph[0]["text"].as_str().unwrap();
+    assert!(
+        t.contains("*old.txt*") && !t.contains("invoice.pdf") && !t.contains("Your text"),
+        "{t}"
+    );
 }
 
 #[tokio::test]
