@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use integration_tests::harness::{
-    event, message_json, thread_json, APP_ID, BOT_TOKEN, BOT_USER, CHANNEL, HS_TOKEN,
+    event, message_json, percent, thread_json, APP_ID, BOT_TOKEN, BOT_USER, CHANNEL, HS_TOKEN,
     HUBSPOT_SECRET, PORTAL, SIGNING_SECRET, TEAM, TOKEN_KEY,
 };
 use serde_json::{json, Value};
@@ -65,17 +65,6 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn slack_request(

@@ -305,14 +305,3 @@ async fn oauth_routes_answer_with_a_page() {
         assert!(text.contains("<h1>"), "{p}");
     }
 }
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
