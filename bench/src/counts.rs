@@ -15,11 +15,11 @@ use integration_tests::harness::{
 };
 use serde_json::{json, Value};
 use shared::app::App;
-use shared::clock::SystemClock;
 use shared::config::Settings;
 use shared::queue::{Job, JobQueue, QueueError};
 use shared::store::counting::CountingStore;
 use shared::store::embedded::EmbeddedStore;
+use shared::support::clock::SystemClock;
 
 use crate::events::{PUBLIC_BASE_URL, THREAD};
 use crate::stubs::{counts, diff, Stubs, AGENT};
@@ -72,9 +72,9 @@ fn slack_request(
     content_type: &str,
     body: String,
     retry: Option<&str>,
-) -> shared::http::Request {
+) -> shared::support::http::Request {
     let ts = now_ms() / 1000;
-    let sig = shared::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body.as_bytes());
+    let sig = shared::edge::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body.as_bytes());
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_str(content_type).unwrap());
     headers.insert(
@@ -89,7 +89,7 @@ fn slack_request(
             HeaderValue::from_static("http_timeout"),
         );
     }
-    shared::http::Request {
+    shared::support::http::Request {
         method: Method::POST,
         path: path.into(),
         query: None,
@@ -98,11 +98,11 @@ fn slack_request(
     }
 }
 
-fn webhook_request(events: &Value) -> shared::http::Request {
+fn webhook_request(events: &Value) -> shared::support::http::Request {
     let body = events.to_string();
     let ts = now_ms();
     let uri = format!("{PUBLIC_BASE_URL}/hubspot/webhook");
-    let sig = shared::verify::sign_hubspot_v3(
+    let sig = shared::edge::verify::sign_hubspot_v3(
         HUBSPOT_SECRET.as_bytes(),
         "POST",
         &uri,
@@ -119,7 +119,7 @@ fn webhook_request(events: &Value) -> shared::http::Request {
         "x-hubspot-request-timestamp",
         HeaderValue::from_str(&ts.to_string()).unwrap(),
     );
-    shared::http::Request {
+    shared::support::http::Request {
         method: Method::POST,
         path: "/hubspot/webhook".into(),
         query: None,
@@ -188,16 +188,16 @@ struct Bench {
 }
 
 impl Bench {
-    async fn step(&self, name: &'static str, req: shared::http::Request) -> Row {
+    async fn step(&self, name: &'static str, req: shared::support::http::Request) -> Row {
         let slack0 = counts(&self.stubs.slack, false).await;
         let hub0 = counts(&self.stubs.hubspot, true).await;
         let s0 = self.store.snapshot();
-        let resp = shared::routes::handle(&self.app, req).await;
+        let resp = shared::edge::routes::handle(&self.app, req).await;
         let s1 = self.store.snapshot();
         let jobs: Vec<Job> = std::mem::take(&mut *self.queue.jobs.lock().unwrap());
         let mut worker_errors = vec![];
         for job in &jobs {
-            if let Err(e) = shared::worker::run_job(&self.app, job, 1).await {
+            if let Err(e) = shared::edge::worker::run_job(&self.app, job, 1).await {
                 worker_errors.push(format!("{}: {e}", job.kind()));
             }
         }

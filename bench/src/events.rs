@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use integration_tests::harness::{HUBSPOT_SECRET, PORTAL, SIGNING_SECRET};
 use local_runner::sample::{apigw_event, Signed};
 use serde_json::{json, Value};
+use shared::edge::verify;
 use shared::queue::Job;
-use shared::verify;
 
 /// What the functions are told their public URL is (HubSpot signs the webhook URL under it).
 pub const PUBLIC_BASE_URL: &str = "https://bench.example.test";

@@ -30,8 +30,8 @@ use integration_tests::harness::{
 };
 use shared::domain::ThreadMap;
 use shared::queue::{Job, JobQueue, SqsQueue};
-use shared::records::Records;
 use shared::store::dynamo::DynamoStore;
+use shared::store::records::Records;
 use shared::store::Store;
 
 use crate::events::{Samples, PARENT_TS, PUBLIC_BASE_URL, THREAD};
@@ -162,7 +162,10 @@ impl Aws {
     async fn seed(&self) -> anyhow::Result<()> {
         let store: Arc<dyn Store> =
             Arc::new(DynamoStore::new(self.ddb.clone(), self.table.clone()));
-        let records = Records::new(store, shared::crypto::TokenCipher::from_base64(TOKEN_KEY)?);
+        let records = Records::new(
+            store,
+            shared::support::crypto::TokenCipher::from_base64(TOKEN_KEY)?,
+        );
         records
             .create_thread(&ThreadMap {
                 portal_id: PORTAL.into(),

@@ -4,13 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::hubspot::Message;
-use shared::notify::thread_text;
+use shared::inbox::hubspot::Message;
+use shared::flows::inbox_to_slack::thread_text;
 
 const INBOX: &str = "https://app.hubspot.com/live-messages/22761544/inbox/3624100517";
 
 fuzz_target!(|data: &[u8]| {
-    if shared::inbound::check_depth(data).is_err() {
+    if shared::edge::inbound::check_depth(data).is_err() {
         return;
     }
     let Ok(m) = serde_json::from_slice::<Message>(data) else {

@@ -3,9 +3,9 @@
 //! clients). These modules use only serde, hmac/sha2, base64, hex and http: the code fuzzed is
 //! the code shipped. With the `full` feature, the targets also reach `shared` itself.
 
-#[path = "../../shared/src/inbound.rs"]
+#[path = "../../shared/src/edge/inbound.rs"]
 pub mod inbound;
-#[path = "../../shared/src/slack_text.rs"]
+#[path = "../../shared/src/chat/text.rs"]
 pub mod slack_text;
-#[path = "../../shared/src/verify.rs"]
+#[path = "../../shared/src/edge/verify.rs"]
 pub mod verify;

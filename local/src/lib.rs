@@ -15,9 +15,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::app::App;
 use shared::config::Settings;
-use shared::http::{Request, Response, MAX_BODY_BYTES};
+use shared::edge::worker::AppRunner;
 use shared::queue::{LocalQueue, RetryPolicy};
-use shared::worker::AppRunner;
+use shared::support::http::{Request, Response, MAX_BODY_BYTES};
 
 /// A running local runner.
 pub struct Running {
@@ -107,7 +107,7 @@ async fn serve_one(
     // As in Lambda, a request runs to completion even when the caller hangs up (hyper drops
     // a connection's future then): a handler stopped between recording an event as seen and
     // queueing its job would lose it, since the sender's retry is then a duplicate.
-    let handled = tokio::spawn(async move { shared::routes::handle(&app, req).await });
+    let handled = tokio::spawn(async move { shared::edge::routes::handle(&app, req).await });
     match handled.await {
         Ok(resp) => to_hyper(resp),
         Err(e) => {

@@ -1,5 +1,5 @@
 //! The local runner: every Lambda's routes on one localhost port, through the same handler
-//! code (`shared::routes::handle`), with the in-process queue standing in for SQS.
+//! code (`shared::edge::routes::handle`), with the in-process queue standing in for SQS.
 //!
 //! Commands:
 //!   local-runner                     serve (PORT, default 3000)
@@ -41,7 +41,7 @@ fn port() -> anyhow::Result<u16> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    shared::telemetry::init_local();
+    shared::support::telemetry::init_local();
     let port = port()?;
     let settings = Settings::from_env(Some(&format!("http://127.0.0.1:{port}")))?;
     let policy = RetryPolicy {
@@ -52,7 +52,7 @@ async fn serve() -> anyhow::Result<()> {
         ..RetryPolicy::default()
     };
     let running = local_runner::start(settings, policy, port).await?;
-    let routes: Vec<String> = shared::routes::routes()
+    let routes: Vec<String> = shared::edge::routes::routes()
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use serde_json::json;
-use shared::verify;
+use shared::edge::verify;
 
 /// A sample, signed, ready to send.
 pub struct Signed {

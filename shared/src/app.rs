@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use crate::chat::slack::SlackApi;
 use crate::config::{ConfigError, Settings, StoreSettings};
 use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus};
-use crate::hubspot::HubSpotApi;
+use crate::inbox::hubspot::HubSpotApi;
 use crate::queue::{JobQueue, LocalQueue, RetryPolicy, SqsQueue};
-use crate::records::Records;
-use crate::slack::SlackApi;
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::records::Records;
 use crate::store::{Store, StoreError};
+use crate::support::clock::{Clock, SystemClock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::crypto::TokenCipher;
-use crate::secret::Secret;
+use crate::support::crypto::TokenCipher;
+use crate::support::secret::Secret;
 
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_HUBSPOT_API_URL: &str = "https://api.hubapi.com";
@@ -183,7 +183,7 @@ impl Settings {
             slack_files_url: url(
                 get,
                 "SLACK_FILES_URL",
-                crate::slack::DEFAULT_SLACK_FILES_URL,
+                crate::chat::slack::DEFAULT_SLACK_FILES_URL,
             )?,
             hubspot_api_url: url(get, "HUBSPOT_API_URL", DEFAULT_HUBSPOT_API_URL)?,
             hubspot_app_url: url(get, "HUBSPOT_APP_URL", DEFAULT_HUBSPOT_APP_URL)?,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use local_runner::Running;
 use serde_json::{json, Value};
 use shared::config::Settings;
+use shared::edge::verify;
 use shared::queue::RetryPolicy;
-use shared::verify;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

@@ -291,7 +291,7 @@ async fn bad_signatures_and_stale_timestamps_are_refused() {
         ("wrong secret", b"another-secret".as_slice(), ts),
         ("stale", SIGNING_SECRET.as_bytes(), ts - 301),
     ] {
-        let sig = shared::verify::sign_slack(secret, at, body.as_bytes());
+        let sig = shared::edge::verify::sign_slack(secret, at, body.as_bytes());
         let r = e
             .http
             .post(e.url("/slack/commands"))

@@ -299,7 +299,7 @@ fn settings(slack: &MockServer, hubspot: &MockServer, table: &str) -> Settings {
 /// Runs one sync to the end as the queue would (retrying while the other holds the lease).
 async fn sync_to_the_end(app: Arc<App>) {
     for _ in 0..100 {
-        match shared::notify::sync_conversation(&app, PORTAL, T).await {
+        match shared::flows::inbox_to_slack::sync_conversation(&app, PORTAL, T).await {
             Ok(()) => return,
             Err(JobError::Retry { after, .. }) => {
                 let d = after.unwrap_or(Duration::from_millis(50));
@@ -339,7 +339,7 @@ async fn race(prefix: Option<&'static str>) -> (usize, usize, usize, usize) {
             store,
             Arc::new(LocalQueue::new(RetryPolicy::default())),
             shared::app::http_client().expect("http client"),
-            Arc::new(shared::clock::SystemClock),
+            Arc::new(shared::support::clock::SystemClock),
         ))
     };
     let (one, two) = (app(store.clone()), app(store));

@@ -599,9 +599,14 @@ async fn forged_reused_and_expired_states_are_refused_with_a_page_that_says_so()
     let mut forged = state.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == '0' { '1' } else { '0' });
-    let other_key = shared::secret::Secret::new("f".repeat(64));
-    let foreign =
-        shared::connect::encode_state(&other_key, "slack", "abcd", Some(PORTAL2), 4_000_000_000);
+    let other_key = shared::support::secret::Secret::new("f".repeat(64));
+    let foreign = shared::flows::connect::encode_state(
+        &other_key,
+        "slack",
+        "abcd",
+        Some(PORTAL2),
+        4_000_000_000,
+    );
     for s in [forged.as_str(), foreign.as_str(), "nonsense"] {
         let p = get(
             &e,
@@ -662,7 +667,7 @@ async fn forged_reused_and_expired_states_are_refused_with_a_page_that_says_so()
         })
         .await
         .unwrap();
-    let expired = shared::connect::encode_state(
+    let expired = shared::flows::connect::encode_state(
         &app.settings.oauth_state_key,
         "slack",
         "0123456789abcdef",
@@ -1185,7 +1190,7 @@ async fn concurrent_refreshes_spend_the_refresh_token_once() {
         let app = app.clone();
         let mut i = stale.clone();
         tasks.push(tokio::spawn(async move {
-            shared::tokens::hubspot_token(&app, &mut i).await
+            shared::services::tokens::hubspot_token(&app, &mut i).await
         }));
     }
     for t in tasks {
@@ -1197,10 +1202,10 @@ async fn concurrent_refreshes_spend_the_refresh_token_once() {
         vec!["authorization_code", "refresh_token"]
     );
     // Two 401s with the same rejected token: one refresh (the second sees the new token).
-    let rejected = shared::secret::Secret::new("hs-access-new-1");
+    let rejected = shared::support::secret::Secret::new("hs-access-new-1");
     let (a, b) = tokio::join!(
-        shared::tokens::refresh(&app, PORTAL2, Some(&rejected)),
-        shared::tokens::refresh(&app, PORTAL2, Some(&rejected)),
+        shared::services::tokens::refresh(&app, PORTAL2, Some(&rejected)),
+        shared::services::tokens::refresh(&app, PORTAL2, Some(&rejected)),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
@@ -1286,7 +1291,7 @@ async fn a_private_app_portal_goes_straight_to_slack() {
     assert_eq!(
         i.hubspot,
         Some(HubSpotAuth::PrivateApp {
-            token: shared::secret::Secret::new("pat-na1-private-app-token")
+            token: shared::support::secret::Secret::new("pat-na1-private-app-token")
         })
     );
     assert!(e.hubspot_calls("POST", "/oauth/v1/token").await.is_empty());
@@ -1362,7 +1367,7 @@ async fn a_workspace_connected_to_another_portal_is_not_taken_over() {
     let e = env().await;
     install(&e).await;
     let other = HubSpotAuth::PrivateApp {
-        token: shared::secret::Secret::new("pat-other"),
+        token: shared::support::secret::Secret::new("pat-other"),
     };
     // A state for another portal (as HubSpot's step would issue), then Slack's consent for
     // the same workspace.
@@ -1380,7 +1385,7 @@ async fn a_workspace_connected_to_another_portal_is_not_taken_over() {
         )
         .await
         .unwrap();
-    let state = shared::connect::encode_state(
+    let state = shared::flows::connect::encode_state(
         &app.settings.oauth_state_key,
         "slack",
         "feedfacefeedface",
@@ -1441,7 +1446,7 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
     };
     assert_eq!(
         strings(&m["oauth_config"]["scopes"]["bot"]),
-        shared::connect::SLACK_BOT_SCOPES
+        shared::flows::connect::SLACK_BOT_SCOPES
             .iter()
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
@@ -1466,8 +1471,8 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
     assert_eq!(
         commands,
         [
-            shared::availability::CMD_AWAY,
-            shared::availability::CMD_AVAILABLE
+            shared::flows::availability::CMD_AWAY,
+            shared::flows::availability::CMD_AVAILABLE
         ]
     );
     assert_eq!(m["features"]["app_home"]["home_tab_enabled"], true);
@@ -1475,7 +1480,10 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
     assert_eq!(m["settings"]["socket_mode_enabled"], false);
     assert_eq!(m["settings"]["token_rotation_enabled"], false);
     // The placeholder URLs name our routes.
-    let routes: Vec<&str> = shared::routes::routes().iter().map(|r| r.path).collect();
+    let routes: Vec<&str> = shared::edge::routes::routes()
+        .iter()
+        .map(|r| r.path)
+        .collect();
     for u in [
         m["settings"]["event_subscriptions"]["request_url"].clone(),
         m["settings"]["interactivity"]["request_url"].clone(),

@@ -136,7 +136,7 @@ async fn concurrent_deliveries_create_one_thread() {
             .unwrap()
             .as_millis() as i64;
         let text = body.to_string();
-        let sig = shared::verify::sign_hubspot_v3(
+        let sig = shared::edge::verify::sign_hubspot_v3(
             HUBSPOT_SECRET.as_bytes(),
             "POST",
             &e.runner.app.settings.webhook_url(),

@@ -192,7 +192,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
     );
     let body: Job = serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
     assert_eq!(body, job);
-    let resp = shared::worker::handle_sqs_batch(&e.runner.app, batch).await;
+    let resp = shared::edge::worker::handle_sqs_batch(&e.runner.app, batch).await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(e.slack_calls("chat.postMessage").await.len(), 1);
 
@@ -219,13 +219,15 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         )
         .unwrap()
     };
-    let resp = shared::worker::handle_sqs_batch(&e.runner.app, mk(1, "q-1")).await;
+    let resp = shared::edge::worker::handle_sqs_batch(&e.runner.app, mk(1, "q-1")).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert_eq!(resp.batch_item_failures[0].item_identifier, "q-1");
     assert!(e.dead_letters().await.is_empty());
-    let resp =
-        shared::worker::handle_sqs_batch(&e.runner.app, mk(shared::worker::MAX_RECEIVES, "q-5"))
-            .await;
+    let resp = shared::edge::worker::handle_sqs_batch(
+        &e.runner.app,
+        mk(shared::edge::worker::MAX_RECEIVES, "q-5"),
+    )
+    .await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     let dead = e.dead_letters().await;
     assert_eq!(dead.len(), 1);
@@ -234,7 +236,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
     let junk: SqsEvent =
         serde_json::from_value(json!({"Records": [{"messageId": "junk", "body": "{not a job"}]}))
             .unwrap();
-    let resp = shared::worker::handle_sqs_batch(&e.runner.app, junk).await;
+    let resp = shared::edge::worker::handle_sqs_batch(&e.runner.app, junk).await;
     assert_eq!(resp.batch_item_failures[0].item_identifier, "junk");
 
     // --- a retry comes back after its delay, not after the whole visibility timeout ---
@@ -287,7 +289,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         "messageId": got[0].message_id(), "receiptHandle": got[0].receipt_handle(),
         "body": got[0].body(), "attributes": {"ApproximateReceiveCount": "1"}}]}))
     .unwrap();
-    let resp = shared::worker::handle_sqs_batch(&on_sqs, batch).await;
+    let resp = shared::edge::worker::handle_sqs_batch(&on_sqs, batch).await;
     assert_eq!(resp.batch_item_failures.len(), 1, "HubSpot 503: retried");
     // First retry: 2 s (no Retry-After from HubSpot here).
     assert!(take(Some(0)).await.is_empty(), "not visible at once");

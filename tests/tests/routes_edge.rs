@@ -69,7 +69,7 @@ async fn slack_routes_refuse_bad_signatures() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let sig = shared::verify::sign_slack(b"another-secret", ts, body_text.as_bytes());
+        let sig = shared::edge::verify::sign_slack(b"another-secret", ts, body_text.as_bytes());
         let r = e
             .http
             .post(e.url(p))
@@ -82,7 +82,8 @@ async fn slack_routes_refuse_bad_signatures() {
         assert_eq!(r.status().as_u16(), 401, "{p} wrong secret");
         // Stale timestamp, correctly signed.
         let old = ts - 301;
-        let sig = shared::verify::sign_slack(SIGNING_SECRET.as_bytes(), old, body_text.as_bytes());
+        let sig =
+            shared::edge::verify::sign_slack(SIGNING_SECRET.as_bytes(), old, body_text.as_bytes());
         let r = e
             .http
             .post(e.url(p))
@@ -96,7 +97,8 @@ async fn slack_routes_refuse_bad_signatures() {
         assert_eq!(s, 401, "{p} stale");
         assert!(v["error"].as_str().unwrap().contains("5-minute"), "{v}");
         // Tampered body.
-        let sig = shared::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body_text.as_bytes());
+        let sig =
+            shared::edge::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body_text.as_bytes());
         let r = e
             .http
             .post(e.url(p))
@@ -139,8 +141,13 @@ async fn hubspot_webhook_refuses_bad_signatures() {
             "https://elsewhere.example/hubspot/webhook".to_string(),
         ),
     ] {
-        let sig =
-            shared::verify::sign_hubspot_v3(secret.as_bytes(), "POST", &uri, batch.as_bytes(), ts);
+        let sig = shared::edge::verify::sign_hubspot_v3(
+            secret.as_bytes(),
+            "POST",
+            &uri,
+            batch.as_bytes(),
+            ts,
+        );
         let r = e
             .http
             .post(e.url("/hubspot/webhook"))
@@ -215,7 +222,7 @@ async fn malformed_bodies_are_400_with_a_reason() {
 #[tokio::test]
 async fn oversized_bodies_are_413() {
     let e = env().await;
-    let big = "x".repeat(shared::http::MAX_BODY_BYTES + 10);
+    let big = "x".repeat(shared::support::http::MAX_BODY_BYTES + 10);
     for p in [
         "/slack/events",
         "/slack/commands",

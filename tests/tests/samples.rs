@@ -1,6 +1,6 @@
 //! The samples in events/raw are realistic: each one, signed, is accepted by its route, both
 //! through the local runner over HTTP and as an API Gateway HTTP API (v2) event through the
-//! Lambda edge (`shared::lambda::from_lambda` + `routes::handle_for`), plain and base64.
+//! Lambda edge (`shared::edge::lambda::from_lambda` + `routes::handle_for`), plain and base64.
 
 use base64::Engine;
 use integration_tests::harness::*;
@@ -87,18 +87,18 @@ async fn every_sample_is_accepted_as_an_api_gateway_event() {
             }
             let req = lambda_http::request::from_str(&event.to_string())
                 .unwrap_or_else(|err| panic!("{f}: {err}"));
-            let req = shared::lambda::from_lambda(req);
+            let req = shared::edge::lambda::from_lambda(req);
             assert_eq!(
                 req.body.as_ref(),
                 s.body.as_bytes(),
                 "{f}: body bytes changed"
             );
-            let function = shared::routes::routes()
+            let function = shared::edge::routes::routes()
                 .into_iter()
                 .find(|r| r.path == s.path)
                 .unwrap()
                 .function;
-            let resp = shared::routes::handle_for(&e.runner.app, function, req).await;
+            let resp = shared::edge::routes::handle_for(&e.runner.app, function, req).await;
             assert_eq!(
                 resp.status.as_u16(),
                 200,
@@ -118,10 +118,10 @@ async fn a_function_serves_only_its_own_routes() {
         "/../events/raw/slack-events/url-verification.json"
     );
     let s = sign(f, &secrets(&e), now_ms()).unwrap();
-    let req = shared::lambda::from_lambda(
+    let req = shared::edge::lambda::from_lambda(
         lambda_http::request::from_str(&apigw_event(&s, now_ms()).to_string()).unwrap(),
     );
-    let resp = shared::routes::handle_for(&e.runner.app, "chat-webhook", req).await;
+    let resp = shared::edge::routes::handle_for(&e.runner.app, "chat-webhook", req).await;
     assert_eq!(resp.status.as_u16(), 404);
 }
 
@@ -135,9 +135,9 @@ async fn committed_api_gateway_events_are_valid_lambda_http_requests() {
             let text = std::fs::read_to_string(&f).unwrap();
             let req = lambda_http::request::from_str(&text)
                 .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            let req = shared::lambda::from_lambda(req);
+            let req = shared::edge::lambda::from_lambda(req);
             assert!(
-                shared::routes::routes()
+                shared::edge::routes::routes()
                     .iter()
                     .any(|r| r.path == req.path && r.method == req.method),
                 "{}: no route {} {}",

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use integration_tests::harness::*;
 use serde_json::{json, Value};
-use shared::verify;
+use shared::edge::verify;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
@@ -45,7 +45,7 @@ struct Ctx {
     webhook_url: String,
     /// A response_url on the Slack mock (the clicker's private answers).
     respond_url: String,
-    state_key: shared::secret::Secret,
+    state_key: shared::support::secret::Secret,
     /// A state issued by the install route and already used once.
     used_state: String,
 }
@@ -655,7 +655,7 @@ fn edge_cases() -> Vec<Case> {
         case(
             "oversized: Slack event of 1 MiB + 1, correctly signed",
             Box::new(|_| {
-                let mut body = vec![b' '; shared::http::MAX_BODY_BYTES + 1];
+                let mut body = vec![b' '; shared::support::http::MAX_BODY_BYTES + 1];
                 body[0] = b'{';
                 slack_ok_req("/slack/events", JSON_CT, &body)
             }),
@@ -868,8 +868,8 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: state signed with another key",
             Box::new(move |_| {
-                let other = shared::secret::Secret::new("another-key");
-                cb(&shared::connect::encode_state(
+                let other = shared::support::secret::Secret::new("another-key");
+                cb(&shared::flows::connect::encode_state(
                     &other,
                     "hubspot",
                     "abcdef0123456789",
@@ -883,7 +883,7 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: well-signed state that was never issued",
             Box::new(move |ctx| {
-                cb(&shared::connect::encode_state(
+                cb(&shared::flows::connect::encode_state(
                     &ctx.state_key,
                     "hubspot",
                     "00112233445566778899aabbccddeeff",
@@ -897,7 +897,7 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: well-signed state that has expired",
             Box::new(move |ctx| {
-                cb(&shared::connect::encode_state(
+                cb(&shared::flows::connect::encode_state(
                     &ctx.state_key,
                     "hubspot",
                     "00112233445566778899aabbccddeef0",
@@ -911,7 +911,7 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: the Slack step's state at the HubSpot callback",
             Box::new(move |ctx| {
-                cb(&shared::connect::encode_state(
+                cb(&shared::flows::connect::encode_state(
                     &ctx.state_key,
                     "slack",
                     "00112233445566778899aabbccddeef1",

@@ -82,7 +82,7 @@ async fn post_slack_with(
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
     let ts = now_secs();
-    let sig = shared::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body.as_bytes());
+    let sig = shared::edge::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body.as_bytes());
     let mut req = e
         .http
         .post(e.url(p))

@@ -1062,7 +1062,7 @@ async fn soak_with_faults_loses_nothing() {
 /// first and a message went unaccounted for).
 #[tokio::test]
 async fn dead_letters_of_one_millisecond_are_all_kept() {
-    use shared::clock::FixedClock;
+    use shared::support::clock::FixedClock;
     let vars: HashMap<&str, String> = [
         ("SLACK_SIGNING_SECRET", "s".to_string()),
         ("HUBSPOT_CLIENT_SECRET", "h".to_string()),
@@ -1090,7 +1090,7 @@ async fn dead_letters_of_one_millisecond_are_all_kept() {
             portal_id: PORTAL.into(),
             thread_id: t.into(),
         };
-        shared::worker::dead_letter(&app, &job, "failed for good").await;
+        shared::edge::worker::dead_letter(&app, &job, "failed for good").await;
     }
     let kept = app.records.list_dead_letters(PORTAL).await.unwrap();
     let mut threads: Vec<String> = kept

@@ -1,5 +1,5 @@
 //! template.yaml declares exactly the routes the local runner serves, each on the function
-//! that `shared::routes` names, and one function crate per Lambda.
+//! that `shared::edge::routes` names, and one function crate per Lambda.
 
 use std::collections::BTreeSet;
 
@@ -42,7 +42,7 @@ fn template_routes(t: &str) -> BTreeSet<(String, String, String)> {
 
 #[test]
 fn template_routes_match_the_runner() {
-    let expected: BTreeSet<_> = shared::routes::routes()
+    let expected: BTreeSet<_> = shared::edge::routes::routes()
         .iter()
         .map(|r| {
             (

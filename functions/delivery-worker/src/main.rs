@@ -6,14 +6,16 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init_json();
+    shared::support::telemetry::init_json();
     let app = shared::app::App::from_lambda()
         .await
         .map_err(|e| Error::from(e.to_string()))?;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {
-            Ok::<SqsBatchResponse, Error>(shared::worker::handle_sqs_batch(&app, ev.payload).await)
+            Ok::<SqsBatchResponse, Error>(
+                shared::edge::worker::handle_sqs_batch(&app, ev.payload).await,
+            )
         }
     }))
     .await

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve_http("slash-commands").await
+    shared::edge::lambda::serve_http("slash-commands").await
 }

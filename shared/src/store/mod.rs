@@ -10,6 +10,7 @@
 pub mod counting;
 pub mod dynamo;
 pub mod embedded;
+pub mod records;
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use integration_tests::harness::{self, Env};
 use shared::config::StoreSettings;
-use shared::verify;
+use shared::edge::verify;
 use wiremock::{Match, Request, ResponseTemplate};
 
 // ---------------------------------------------------------------- randomness ----

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use lambda_http::{service_fn, Body, Error, Request as LambdaRequest};
 
 use crate::app::App;
-use crate::http::Request;
-use crate::routes;
+use crate::edge::routes;
+use crate::support::http::Request;
 
 /// Converts a lambda_http request. API Gateway may hand the body base64-encoded; lambda_http
 /// has decoded it into `Body::Binary` by now, so the bytes are exactly what was signed.
@@ -31,8 +31,8 @@ pub fn from_lambda(req: LambdaRequest) -> Request {
 
 /// Runs an HTTP function: JSON logs, the app built once per cold start, then the runtime loop.
 pub async fn serve_http(function: &'static str) -> Result<(), Error> {
-    crate::telemetry::init_json();
-    crate::metrics::set_function(function);
+    crate::support::telemetry::init_json();
+    crate::support::metrics::set_function(function);
     let app: Arc<App> = App::from_lambda().await.map_err(|e| {
         tracing::error!(function, error = %e, "start failed");
         Error::from(e.to_string())
@@ -45,7 +45,7 @@ pub async fn serve_http(function: &'static str) -> Result<(), Error> {
             let req = from_lambda(req);
             let route = route_label(&req);
             let resp = routes::handle_for(&app, function, req).await;
-            crate::metrics::request(route, resp.status.as_u16(), started.elapsed());
+            crate::support::metrics::request(route, resp.status.as_u16(), started.elapsed());
             Ok::<_, Error>(resp.into_http::<Body>())
         }
     }))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 /// Per-request timeout (connect + response + body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::inbound::SlackFile;
+use crate::edge::inbound::SlackFile;
 
 /// One unit of slow work. Every job is idempotent: running it twice has the effect of once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,13 +418,13 @@ impl LocalQueue {
             let started = std::time::Instant::now();
             let result = runner.run(job, attempt).await;
             let outcome = match &result {
-                Ok(()) => crate::metrics::JobOutcome::Delivered,
+                Ok(()) => crate::support::metrics::JobOutcome::Delivered,
                 Err(JobError::Retry { .. }) if attempt < self.policy.max_attempts => {
-                    crate::metrics::JobOutcome::Retry
+                    crate::support::metrics::JobOutcome::Retry
                 }
-                Err(_) => crate::metrics::JobOutcome::DeadLetter,
+                Err(_) => crate::support::metrics::JobOutcome::DeadLetter,
             };
-            crate::metrics::job(
+            crate::support::metrics::job(
                 job.kind(),
                 conversation.as_deref(),
                 attempt,
@@ -592,7 +592,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_attempt_emits_its_metrics() {
-        crate::metrics::capture_start();
+        crate::support::metrics::capture_start();
         let q = LocalQueue::new(RetryPolicy {
             max_attempts: 2,
             base_delay: Duration::from_millis(1),
@@ -610,7 +610,7 @@ mod tests {
         q.enqueue(sync("metrics-ok"), "m1").await.unwrap();
         q.enqueue(sync("metrics-dead"), "m2").await.unwrap();
         drain(&q).await;
-        let lines = crate::metrics::captured();
+        let lines = crate::support::metrics::captured();
         let of = |t: &str| -> Vec<serde_json::Value> {
             lines
                 .iter()

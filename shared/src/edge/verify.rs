@@ -302,9 +302,9 @@ mod tests {
     use serde_json::Value;
 
     const SLACK_VECTORS: &str =
-        include_str!("../../../shared/contracts/slack-signature-vectors.json");
+        include_str!("../../../../shared/contracts/slack-signature-vectors.json");
     const HUBSPOT_VECTORS: &str =
-        include_str!("../../../shared/contracts/hubspot-signature-vectors.json");
+        include_str!("../../../../shared/contracts/hubspot-signature-vectors.json");
 
     fn vectors(text: &str) -> Vec<Value> {
         serde_json::from_str::<Value>(text)

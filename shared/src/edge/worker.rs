@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 
 use crate::app::App;
 use crate::domain::DeadLetter;
-use crate::inbound::SlackEvent;
+use crate::edge::inbound::SlackEvent;
 use crate::queue::{Job, JobError, JobRunner};
 use crate::store::StoreError;
 
@@ -182,7 +182,7 @@ async fn edit_job(
     team: &str,
     install: &crate::domain::Install,
     channel: &str,
-    c: &crate::inbound::ChangedMessage,
+    c: &crate::edge::inbound::ChangedMessage,
 ) -> Result<Option<Job>, StoreError> {
     let ignore = |reason: &str| {
         tracing::info!(team, reason, "slack edit ignored");
@@ -243,12 +243,15 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
         Job::SyncConversation {
             portal_id,
             thread_id,
-        } => crate::notify::sync_conversation(app, portal_id, thread_id).await,
+        } => crate::flows::inbox_to_slack::sync_conversation(app, portal_id, thread_id).await,
         Job::DeleteConversation {
             portal_id,
             thread_id,
             privacy,
-        } => crate::notify::delete_conversation(app, portal_id, thread_id, *privacy).await,
+        } => {
+            crate::flows::inbox_to_slack::delete_conversation(app, portal_id, thread_id, *privacy)
+                .await
+        }
         Job::SlackReply {
             portal_id,
             thread_id,
@@ -261,9 +264,9 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             has_files,
             files,
         } => {
-            crate::reply::deliver_reply(
+            crate::flows::slack_to_inbox::deliver_reply(
                 app,
-                &crate::reply::Reply {
+                &crate::flows::slack_to_inbox::Reply {
                     portal: portal_id,
                     thread_id,
                     team: team_id,
@@ -332,12 +335,22 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             response_url,
             ..
         } => match action_id.as_str() {
-            crate::notify::ACTION_CLAIM => {
-                crate::reply::claim(app, team_id, user_id, value, response_url).await
+            crate::flows::inbox_to_slack::ACTION_CLAIM => {
+                crate::flows::slack_to_inbox::claim(app, team_id, user_id, value, response_url)
+                    .await
             }
-            crate::notify::ACTION_CLOSE | crate::notify::ACTION_REOPEN => {
-                let close = action_id == crate::notify::ACTION_CLOSE;
-                crate::reply::set_status(app, team_id, user_id, value, response_url, close).await
+            crate::flows::inbox_to_slack::ACTION_CLOSE
+            | crate::flows::inbox_to_slack::ACTION_REOPEN => {
+                let close = action_id == crate::flows::inbox_to_slack::ACTION_CLOSE;
+                crate::flows::slack_to_inbox::set_status(
+                    app,
+                    team_id,
+                    user_id,
+                    value,
+                    response_url,
+                    close,
+                )
+                .await
             }
             _ => Ok(()),
         },
@@ -350,7 +363,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             user_id,
             deleted,
         } => {
-            crate::reply::edit_not_applied(
+            crate::flows::slack_to_inbox::edit_not_applied(
                 app, portal_id, thread_id, team_id, channel_id, thread_ts, user_id, *deleted,
             )
             .await;
@@ -363,18 +376,26 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             text,
             response_url,
         } => {
-            crate::availability::run(app, team_id, user_id, command, text, response_url, attempt)
-                .await
+            crate::flows::availability::run(
+                app,
+                team_id,
+                user_id,
+                command,
+                text,
+                response_url,
+                attempt,
+            )
+            .await
         }
         Job::PublishHome { team_id, user_id } => {
-            crate::home::publish(app, team_id, user_id, None).await
+            crate::flows::home::publish(app, team_id, user_id, None).await
         }
         Job::HomeAction {
             team_id,
             user_id,
             action_id,
             value,
-        } => crate::home::act(app, team_id, user_id, action_id, value).await,
+        } => crate::flows::home::act(app, team_id, user_id, action_id, value).await,
         Job::Deactivate { team_id, reason } => {
             let Some(install) = app
                 .records
@@ -447,7 +468,7 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         ..
     } = job
     {
-        crate::reply::reply_failed(
+        crate::flows::slack_to_inbox::reply_failed(
             app, portal_id, thread_id, team_id, channel_id, thread_ts, user_id, error,
         )
         .await;
@@ -461,7 +482,8 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
     } = job
     {
         // The install is fine; its thread was never linked (or was deleted).
-        crate::reply::reply_unlinked(app, team_id, channel_id, thread_ts, user_id).await;
+        crate::flows::slack_to_inbox::reply_unlinked(app, team_id, channel_id, thread_ts, user_id)
+            .await;
         return;
     }
     let last_error = format!("{}: {error}", job.kind());
@@ -484,8 +506,8 @@ pub const MAX_RECEIVES: u32 = 5;
 /// The delivery worker: runs each SQS record's job; failures are reported per item so SQS
 /// retries only those (and, FIFO, holds back the rest of their group).
 pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    use crate::metrics::JobOutcome;
-    crate::metrics::set_function("delivery-worker");
+    use crate::support::metrics::JobOutcome;
+    crate::support::metrics::set_function("delivery-worker");
     let mut failures = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
@@ -499,7 +521,7 @@ pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             _ => {
                 // Not ours or corrupt: keep it (DLQ) rather than drop it.
                 tracing::error!(message_id = %id, "queue message is not a job; left for the dead-letter queue");
-                crate::metrics::job(
+                crate::support::metrics::job(
                     "invalid_message",
                     None,
                     receives,
@@ -517,7 +539,7 @@ pub async fn handle_sqs_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             Err(JobError::Retry { .. }) if receives < MAX_RECEIVES => JobOutcome::Retry,
             Err(_) => JobOutcome::DeadLetter,
         };
-        crate::metrics::job(
+        crate::support::metrics::job(
             job.kind(),
             job.conversation_id().as_deref(),
             receives,

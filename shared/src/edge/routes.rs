@@ -6,10 +6,10 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::app::App;
-use crate::http::{Request, Response, MAX_BODY_BYTES};
-use crate::inbound::{self, HubSpotAction, Interaction, SlackEnvelope};
+use crate::edge::inbound::{self, HubSpotAction, Interaction, SlackEnvelope};
+use crate::edge::verify;
 use crate::queue::Job;
-use crate::verify;
+use crate::support::http::{Request, Response, MAX_BODY_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -131,7 +131,7 @@ async fn dispatch(app: &App, req: Request, function: Option<&str>) -> Response {
         Route::SlackInstall
         | Route::SlackOAuthCallback
         | Route::HubSpotInstall
-        | Route::HubSpotOAuthCallback => crate::connect::handle(app, spec.route, &req).await,
+        | Route::HubSpotOAuthCallback => crate::flows::connect::handle(app, spec.route, &req).await,
     }
 }
 
@@ -289,7 +289,9 @@ async fn slack_events(app: &App, req: &Request) -> Response {
         } => (team_id, event_id, bot_user, event),
     };
     let job =
-        match crate::worker::job_for_slack_event(app, &team_id, bot_user.as_deref(), event).await {
+        match crate::edge::worker::job_for_slack_event(app, &team_id, bot_user.as_deref(), event)
+            .await
+        {
             Ok(Some(job)) => job,
             Ok(None) => return Response::ok(),
             Err(e) => {
@@ -345,7 +347,7 @@ async fn slack_commands(app: &App, req: &Request) -> Response {
         Ok(c) => c,
         Err(e) => return bad_request(e, ROUTE),
     };
-    let reply = crate::availability::acknowledge(app, &cmd).await;
+    let reply = crate::flows::availability::acknowledge(app, &cmd).await;
     Response::json(StatusCode::OK, &reply)
 }
 
@@ -375,10 +377,10 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
     for action in actions {
         let job = match action.action_id.as_str() {
             // A URL button: Slack opens the link; we only acknowledge.
-            crate::notify::ACTION_REPLY_IN_INBOX => continue,
-            crate::notify::ACTION_CLAIM
-            | crate::notify::ACTION_CLOSE
-            | crate::notify::ACTION_REOPEN => Job::Interaction {
+            crate::flows::inbox_to_slack::ACTION_REPLY_IN_INBOX => continue,
+            crate::flows::inbox_to_slack::ACTION_CLAIM
+            | crate::flows::inbox_to_slack::ACTION_CLOSE
+            | crate::flows::inbox_to_slack::ACTION_REOPEN => Job::Interaction {
                 team_id: team_id.clone(),
                 user_id: user_id.clone(),
                 action_id: action.action_id.clone(),
@@ -388,7 +390,7 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
                 response_url: response_url.clone().unwrap_or_default(),
             },
             // Home tab settings: who may change them is decided by the job.
-            id if crate::home::is_home_action(id) => Job::HomeAction {
+            id if crate::flows::home::is_home_action(id) => Job::HomeAction {
                 team_id: team_id.clone(),
                 user_id: user_id.clone(),
                 action_id: action.action_id.clone(),

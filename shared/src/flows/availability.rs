@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::domain::Availability;
-use crate::inbound::SlashCommand;
+use crate::edge::inbound::SlashCommand;
+use crate::flows::slack_to_inbox::{inbox_user_for, live_install};
 use crate::queue::{Job, JobError};
-use crate::reply::{inbox_user_for, live_install};
 
 pub const CMD_AWAY: &str = "/hs-chat-away";
 pub const CMD_AVAILABLE: &str = "/hs-chat-available";
@@ -101,10 +101,11 @@ pub async fn run(
     };
     if what == "status" {
         let uid = agent.inbox_user_id.as_str();
-        let mine = crate::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-            app.hubspot.get_availability(&t, uid).await
-        })
-        .await;
+        let mine =
+            crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
+                app.hubspot.get_availability(&t, uid).await
+            })
+            .await;
         let team_list = app
             .records
             .list_availability(&install.portal_id)
@@ -134,14 +135,15 @@ pub async fn run(
     }
     let available = what == "available";
     let uid = agent.inbox_user_id.as_str();
-    if let Err(e) = crate::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-        app.hubspot.set_availability(&t, uid, available).await
-    })
-    .await
+    if let Err(e) =
+        crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
+            app.hubspot.set_availability(&t, uid, available).await
+        })
+        .await
     {
         // One retry, then a plain answer; the store is written only after the inbox agreed.
         if e.is_retryable() && attempt < 2 {
-            return Err(crate::notify::hubspot_failure(e));
+            return Err(crate::flows::inbox_to_slack::hubspot_failure(e));
         }
         tracing::error!(team, portal = %install.portal_id, inbox_user = %agent.inbox_user_id, error = %e, "availability not changed");
         respond(format!("Your availability was not changed: the HubSpot inbox answered with an error ({e}). Try again in a minute.")).await;

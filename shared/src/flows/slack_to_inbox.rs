@@ -4,14 +4,14 @@
 use serde_json::json;
 
 use crate::app::App;
+use crate::chat::slack::FileFetchError;
+use crate::chat::text as slack_text;
 use crate::domain::{Install, InstallStatus, UserMap};
-use crate::hubspot::{HubSpotError, OutgoingMessage, Participant};
-use crate::inbound::SlackFile;
-use crate::notify::{hubspot_failure, inbox_link, parse_claim_value, slack_failure};
+use crate::edge::inbound::SlackFile;
+use crate::flows::inbox_to_slack::{hubspot_failure, inbox_link, parse_claim_value, slack_failure};
+use crate::inbox::hubspot::{HubSpotError, OutgoingMessage, Participant};
 use crate::queue::JobError;
-use crate::secret::Secret;
-use crate::slack::FileFetchError;
-use crate::slack_text;
+use crate::support::secret::Secret;
 
 fn store_err(e: crate::store::StoreError) -> JobError {
     JobError::retry(e.to_string())
@@ -45,11 +45,12 @@ pub async fn inbox_user_for(
     };
     let mut hs = hs_token.clone();
     let addr = email.as_str();
-    let Some(owner) = crate::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-        app.hubspot.owner_by_email(&t, addr).await
-    })
-    .await
-    .map_err(hubspot_failure)?
+    let Some(owner) =
+        crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
+            app.hubspot.owner_by_email(&t, addr).await
+        })
+        .await
+        .map_err(hubspot_failure)?
     else {
         return Ok(None);
     };
@@ -113,8 +114,8 @@ pub async fn live_install(
     let Some(bot) = install.bot_token.clone() else {
         return Ok(None);
     };
-    // OAuth tokens about to expire are refreshed here (crate::tokens).
-    match crate::tokens::hubspot_token(app, &mut install).await? {
+    // OAuth tokens about to expire are refreshed here (crate::services::tokens).
+    match crate::services::tokens::hubspot_token(app, &mut install).await? {
         Some(h) => Ok(Some((install, bot, h))),
         None => Ok(None),
     }
@@ -217,7 +218,7 @@ async fn carry_files(
             }
         };
         let (name, mime) = (f.name.as_str(), f.mimetype.as_deref());
-        let uploaded = crate::tokens::call(app, &install.portal_id, hs, |t| {
+        let uploaded = crate::services::tokens::call(app, &install.portal_id, hs, |t| {
             let data = data.clone();
             async move { app.hubspot.upload_file(&t, name, mime, data).await }
         })
@@ -343,7 +344,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         return Ok(());
     }
     let portal_id = install.portal_id.as_str();
-    let messages = crate::tokens::call(app, portal_id, &mut hs, move |t| async move {
+    let messages = crate::services::tokens::call(app, portal_id, &mut hs, move |t| async move {
         app.hubspot.list_messages(&t, thread_id).await
     })
     .await
@@ -443,8 +444,8 @@ async fn send(
     hs: &mut Secret,
     thread_id: &str,
     msg: &OutgoingMessage,
-) -> Result<crate::hubspot::Message, HubSpotError> {
-    crate::tokens::call(app, portal, hs, move |t| async move {
+) -> Result<crate::inbox::hubspot::Message, HubSpotError> {
+    crate::services::tokens::call(app, portal, hs, move |t| async move {
         app.hubspot.send_message(&t, thread_id, msg).await
     })
     .await
@@ -563,7 +564,7 @@ pub async fn claim(
     };
     // The inbox's own record decides, not only the button's text.
     let uid = inbox_user.as_str();
-    let owner = crate::tokens::call(app, &portal, &mut hs, move |t| async move {
+    let owner = crate::services::tokens::call(app, &portal, &mut hs, move |t| async move {
         app.hubspot.owner_by_user_id(&t, uid).await
     })
     .await
@@ -592,7 +593,7 @@ pub async fn claim(
     tracing::info!(portal = %portal, team, slack_user = user, inbox_user = %inbox_user, "claimed");
     respond(format!("Done: you are linked to the HubSpot user {email}. Your replies in conversation threads are now sent as you.")).await;
     // Refresh the card: the Claim button goes, the assignee shows as the Slack user.
-    crate::notify::sync_conversation(app, &portal, &thread_id).await
+    crate::flows::inbox_to_slack::sync_conversation(app, &portal, &thread_id).await
 }
 
 /// A Close or Reopen click: changes the conversation's status in the inbox, for mapped agents
@@ -631,7 +632,7 @@ pub async fn set_status(
     }
     let status = if close { "CLOSED" } else { "OPEN" };
     let (p, t) = (portal.as_str(), thread_id.as_str());
-    let res = crate::tokens::call(app, p, &mut hs, move |tok| async move {
+    let res = crate::services::tokens::call(app, p, &mut hs, move |tok| async move {
         app.hubspot.update_thread_status(&tok, t, status).await
     })
     .await;
@@ -648,7 +649,7 @@ pub async fn set_status(
         return Ok(());
     }
     tracing::info!(portal = %portal, conversation = %thread_id, team, slack_user = user, status, "conversation status changed from Slack");
-    crate::notify::sync_conversation(app, &portal, &thread_id).await
+    crate::flows::inbox_to_slack::sync_conversation(app, &portal, &thread_id).await
 }
 
 /// Tells an agent that their edit or deletion in Slack did not change the inbox: the

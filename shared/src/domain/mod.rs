@@ -1,6 +1,6 @@
 //! Plain domain types shared by the flows: installs, thread mappings, identities.
 
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 /// How the bundle reaches one HubSpot portal.
 #[derive(Debug, Clone, PartialEq, Eq)]

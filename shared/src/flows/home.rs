@@ -8,12 +8,12 @@
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::connect::{check_channel, ChannelCheck};
+use crate::chat::slack::SlackError;
+use crate::chat::text::escape;
 use crate::domain::{Install, InstallSource, InstallStatus};
+use crate::flows::connect::{check_channel, ChannelCheck};
 use crate::queue::JobError;
-use crate::secret::Secret;
-use crate::slack::SlackError;
-use crate::slack_text::escape;
+use crate::support::secret::Secret;
 
 pub const ACTION_CHANNEL: &str = "home_channel";
 pub const ACTION_NOTIFICATIONS: &str = "home_notifications";
@@ -36,7 +36,7 @@ pub fn is_home_action(action_id: &str) -> bool {
 /// be listed) and the routes set.
 #[derive(Debug, Clone)]
 pub struct Routing {
-    pub inboxes: Result<Vec<crate::hubspot::Inbox>, String>,
+    pub inboxes: Result<Vec<crate::inbox::hubspot::Inbox>, String>,
     pub routes: Vec<crate::domain::InboxRoute>,
 }
 
@@ -86,7 +86,7 @@ fn routing_blocks(r: &Routing, default_channel: Option<&str>) -> Vec<Value> {
         }
         blocks.push(json!({
             "type": "section",
-            "text": mrkdwn(format!("*{}*\n{now}", escape(&crate::slack_text::truncate_chars(&name, 150).0))),
+            "text": mrkdwn(format!("*{}*\n{now}", escape(&crate::chat::text::truncate_chars(&name, 150).0))),
             "accessory": select
         }));
     }
@@ -189,7 +189,7 @@ pub fn view(
         mrkdwn(format!("*Notifications*\n{}", if i.notifications_on { "On" } else { "Off" })),
         mrkdwn(format!("*Status*\n{status}")),
         mrkdwn(format!("*Last delivery*\n{}", i.last_delivery_at.map(date).unwrap_or_else(|| "None yet".into()))),
-        mrkdwn(format!("*Last error*\n{}", i.last_error.as_deref().map(|e| escape(&crate::slack_text::truncate_chars(e, 500).0)).unwrap_or_else(|| "None".into()))),
+        mrkdwn(format!("*Last error*\n{}", i.last_error.as_deref().map(|e| escape(&crate::chat::text::truncate_chars(e, 500).0)).unwrap_or_else(|| "None".into()))),
     ]}));
     if let Some(p) = &i.pending_channel_id {
         blocks.push(json!({"type": "section", "text": mrkdwn(format!(
@@ -334,7 +334,7 @@ async fn publish_view(
             tracing::info!(team = %install.team_id, user, manage, "home tab published");
             Ok(())
         }
-        Err(e) => Err(crate::notify::slack_failure(app, install, e).await),
+        Err(e) => Err(crate::flows::inbox_to_slack::slack_failure(app, install, e).await),
     }
 }
 
@@ -346,7 +346,7 @@ async fn load_routing(app: &App, install: &Install) -> Routing {
         .await
         .unwrap_or_default();
     let mut install = install.clone();
-    let inboxes = match crate::tokens::hubspot_token(app, &mut install).await {
+    let inboxes = match crate::services::tokens::hubspot_token(app, &mut install).await {
         Ok(Some(token)) => app
             .hubspot
             .list_inboxes(&token)
@@ -518,7 +518,7 @@ pub async fn act(
             if let Err(e) = app.slack.publish_home(&bot, user, &v).await {
                 tracing::warn!(team, error = %e, "last home tab not published");
             }
-            return crate::connect::disconnect(
+            return crate::flows::connect::disconnect(
                 app,
                 &install,
                 &format!("disconnected from the Home tab by {user}"),
@@ -723,7 +723,7 @@ mod tests {
 
     #[test]
     fn inboxes_get_a_channel_select_each_escaped_and_capped() {
-        use crate::hubspot::Inbox;
+        use crate::inbox::hubspot::Inbox;
         let inbox = |id: &str, name: &str| Inbox {
             id: id.into(),
             name: name.into(),

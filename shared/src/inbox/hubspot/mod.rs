@@ -15,8 +15,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use crate::secret::Secret;
-use crate::slack::{describe_json_error, error_chain};
+use crate::chat::slack::{describe_json_error, error_chain};
+use crate::support::secret::Secret;
 
 /// Per-request timeout (connect + response + body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);

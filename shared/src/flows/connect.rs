@@ -22,12 +22,12 @@ use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
+use crate::chat::slack::SlackError;
 use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus, OAuthState};
-use crate::http::{Request, Response};
+use crate::edge::routes::Route;
 use crate::queue::{Job, JobError};
-use crate::routes::Route;
-use crate::secret::Secret;
-use crate::slack::SlackError;
+use crate::support::http::{Request, Response};
+use crate::support::secret::Secret;
 
 /// The bot scopes asked for at install: those of contracts/slack.md "App manifest", plus
 /// `incoming-webhook`, which makes Slack's consent page show its channel picker (the
@@ -222,7 +222,8 @@ pub fn decode_state(
     };
     let payload = format!("{v}.{prov}.{nonce}.{portal}.{exp}");
     let expected = state_mac(key, &payload);
-    if expected.is_empty() || !crate::verify::constant_time_eq(expected.as_bytes(), mac.as_bytes())
+    if expected.is_empty()
+        || !crate::edge::verify::constant_time_eq(expected.as_bytes(), mac.as_bytes())
     {
         return Err(StateProblem::Forged);
     }

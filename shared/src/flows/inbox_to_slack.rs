@@ -14,12 +14,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::chat::slack::SlackError;
+use crate::chat::text as slack_text;
 use crate::domain::{InboxRoute, Install, InstallStatus, ThreadMap};
-use crate::hubspot::{HubSpotError, Message, Thread};
+use crate::inbox::hubspot::{HubSpotError, Message, Thread};
 use crate::queue::JobError;
-use crate::secret::Secret;
-use crate::slack::SlackError;
-use crate::slack_text;
+use crate::support::secret::Secret;
 
 pub const ACTION_REPLY_IN_INBOX: &str = "reply_in_inbox";
 pub const ACTION_CLAIM: &str = "claim";
@@ -530,7 +530,7 @@ pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Resu
     let (Some(bot), Some(channel)) = (install.bot_token.clone(), install.channel_id.clone()) else {
         return log_skip("install has no channel or tokens");
     };
-    let Some(token) = crate::tokens::hubspot_token(app, &mut install).await? else {
+    let Some(token) = crate::services::tokens::hubspot_token(app, &mut install).await? else {
         return log_skip("install has no HubSpot token");
     };
     let owner = format!("{:x}", app.clock.now_ms()) + &random_suffix();
@@ -576,7 +576,7 @@ async fn sync_locked(
     let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
     // The first inbox call: on a 401 the token is refreshed and the call made once more.
     let mut token = token.clone();
-    let thread = match crate::tokens::call(app, portal, &mut token, move |t| async move {
+    let thread = match crate::services::tokens::call(app, portal, &mut token, move |t| async move {
         app.hubspot.get_thread(&t, thread_id).await
     })
     .await
@@ -773,7 +773,7 @@ async fn sync_locked(
         posted = true;
     }
     if posted {
-        crate::home::note_delivery(app, install).await;
+        crate::flows::home::note_delivery(app, install).await;
     }
     Ok(())
 }
@@ -854,7 +854,7 @@ async fn follow_inbox_move(
     install: &Install,
     bot: &Secret,
     card: &Card,
-    thread: &crate::hubspot::Thread,
+    thread: &crate::inbox::hubspot::Thread,
     map: ThreadMap,
     to: Destination<'_>,
 ) -> Result<ThreadMap, JobError> {

@@ -7,7 +7,7 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 const PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 24;

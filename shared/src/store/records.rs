@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::crypto::TokenCipher;
 use crate::domain::*;
-use crate::secret::Secret;
 use crate::store::{
     is_expired, item, Attr, Cond, Item, Store, StoreError, Write, GSI1PK, PK, SK, TTL,
 };
+use crate::support::crypto::TokenCipher;
+use crate::support::secret::Secret;
 
 type R<T> = Result<T, StoreError>;
 

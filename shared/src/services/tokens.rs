@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::domain::{HubSpotAuth, Install};
-use crate::hubspot::HubSpotError;
+use crate::inbox::hubspot::HubSpotError;
 use crate::queue::JobError;
-use crate::secret::Secret;
 use crate::store::StoreError;
+use crate::support::secret::Secret;
 
 /// Refresh an access token this long before it expires.
 pub const REFRESH_AHEAD_SECS: i64 = 300;
@@ -290,7 +290,9 @@ async fn portal_uninstalled(app: &App, portal: &str) {
             tracing::warn!(portal, error = %e, "could not tell the installer");
         }
     }
-    if let Err(e) = crate::connect::disconnect(app, &install, "hubspot app uninstalled").await {
+    if let Err(e) =
+        crate::flows::connect::disconnect(app, &install, "hubspot app uninstalled").await
+    {
         tracing::error!(portal, error = %e, "disconnect after the hubspot uninstall failed");
     }
 }

@@ -1,0 +1,3 @@
+//! The inbox side.
+
+pub mod hubspot;

@@ -1,0 +1,5 @@
+//! What several flows share, below them: HubSpot tokens (refresh, retry on 401), how a Slack
+//! or HubSpot failure is classified and told to the admin, delivery health, who an agent is,
+//! and the install's life cycle.
+
+pub mod tokens;
