@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
                 if let Some((p, t, u, e)) = a
                     .value
                     .as_deref()
-                    .and_then(shared::flows::inbox_to_slack::parse_claim_value)
+                    .and_then(shared::chat::blocks::card::parse_claim_value)
                 {
                     assert!(!p.is_empty() && !t.is_empty() && !u.is_empty());
                     assert!(e.contains('@'));

@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
 /// The notification card a visitor's first message, name and last reply end up in.
 #[cfg(feature = "full")]
 fn card(text: &str) {
-    use shared::flows::inbox_to_slack::{Card, Person};
+    use shared::chat::blocks::card::{Card, Person};
     let card = Card {
         portal_id: "22761544".into(),
         thread_id: "3624100517".into(),

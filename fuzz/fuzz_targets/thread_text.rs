@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::inbox::hubspot::Message;
 use shared::flows::inbox_to_slack::thread_text;
+use shared::inbox::hubspot::Message;
 
 const INBOX: &str = "https://app.hubspot.com/live-messages/22761544/inbox/3624100517";
 

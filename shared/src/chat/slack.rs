@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::support::http::{describe_json_error, error_chain};
 use crate::support::secret::Secret;
 
 /// Per-request timeout (connect + response + body).
@@ -605,21 +606,6 @@ fn transport(e: reqwest::Error) -> SlackError {
     SlackError::Transport(error_chain(e.without_url()))
 }
 
-pub(crate) fn error_chain(e: reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !part.is_empty() && !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
-}
-
 /// `Retry-After` in seconds; 1 when absent or unparsable (HTTP-date forms included).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
     headers
@@ -657,20 +643,6 @@ fn parse_field<T: serde::de::DeserializeOwned>(
         .ok_or_else(|| SlackError::Unexpected(format!("{method}: no \"{key}\" in response")))?;
     T::deserialize(field)
         .map_err(|e| SlackError::Unexpected(format!("{method}: {}", describe_json_error(&e))))
-}
-
-/// serde_json's message without the quoted values it sometimes includes (user data).
-pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    if msg.starts_with("missing field") {
-        msg
-    } else {
-        format!(
-            "unexpected JSON shape at line {} column {}",
-            e.line(),
-            e.column()
-        )
-    }
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,8 @@
 //! Plain domain types shared by the flows: installs, thread mappings, identities.
 
+mod files;
+pub use files::SlackFile;
+
 use crate::support::secret::Secret;
 
 /// How the bundle reaches one HubSpot portal.

@@ -2,6 +2,7 @@
 //! envelopes, slash-command forms, interaction payloads. Pure functions over bytes, so they
 //! are unit-tested and fuzzed without a server. Each error says what was wrong (for a 400).
 
+use crate::domain::SlackFile;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -250,22 +251,6 @@ pub struct SlackMessage {
     pub files: Vec<SlackFile>,
     /// For `message_changed` / `message_deleted`: the message that was edited or deleted.
     pub changed: Option<ChangedMessage>,
-}
-
-/// A file shared in a message, as its `files[]` entry describes it. Only what sending it on
-/// needs; `url` is `url_private_download` (else `url_private`), which takes the bot token
-/// and the `files:read` scope to fetch. Files Slack hides (`mode` `hidden_by_limit`,
-/// `tombstone`) or that live elsewhere (`external`) have no usable `url`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
-pub struct SlackFile {
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mimetype: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
 }
 
 /// Slack sends at most 10 files a message; more entries are not files of one message.

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::edge::inbound::{self, HubSpotAction, Interaction, SlackEnvelope};
 use crate::edge::verify;
+use crate::flows::connect::{self, Step};
 use crate::queue::Job;
 use crate::support::http::{Request, Response, MAX_BODY_BYTES};
 
@@ -128,10 +129,10 @@ async fn dispatch(app: &App, req: Request, function: Option<&str>) -> Response {
         Route::SlackEvents => slack_events(app, &req).await,
         Route::SlackCommands => slack_commands(app, &req).await,
         Route::SlackInteractions => slack_interactions(app, &req).await,
-        Route::SlackInstall
-        | Route::SlackOAuthCallback
-        | Route::HubSpotInstall
-        | Route::HubSpotOAuthCallback => crate::flows::connect::handle(app, spec.route, &req).await,
+        Route::SlackInstall => connect::handle(app, Step::SlackInstall, &req).await,
+        Route::SlackOAuthCallback => connect::handle(app, Step::SlackCallback, &req).await,
+        Route::HubSpotInstall => connect::handle(app, Step::HubSpotInstall, &req).await,
+        Route::HubSpotOAuthCallback => connect::handle(app, Step::HubSpotCallback, &req).await,
     }
 }
 
@@ -347,7 +348,14 @@ async fn slack_commands(app: &App, req: &Request) -> Response {
         Ok(c) => c,
         Err(e) => return bad_request(e, ROUTE),
     };
-    let reply = crate::flows::availability::acknowledge(app, &cmd).await;
+    let command = crate::flows::availability::Command {
+        team_id: &cmd.team_id,
+        user_id: &cmd.user_id,
+        command: &cmd.command,
+        text: &cmd.text,
+        response_url: &cmd.response_url,
+    };
+    let reply = crate::flows::availability::acknowledge(app, &command).await;
     Response::json(StatusCode::OK, &reply)
 }
 
@@ -377,10 +385,10 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
     for action in actions {
         let job = match action.action_id.as_str() {
             // A URL button: Slack opens the link; we only acknowledge.
-            crate::flows::inbox_to_slack::ACTION_REPLY_IN_INBOX => continue,
-            crate::flows::inbox_to_slack::ACTION_CLAIM
-            | crate::flows::inbox_to_slack::ACTION_CLOSE
-            | crate::flows::inbox_to_slack::ACTION_REOPEN => Job::Interaction {
+            crate::chat::blocks::card::ACTION_REPLY_IN_INBOX => continue,
+            crate::chat::blocks::card::ACTION_CLAIM
+            | crate::chat::blocks::card::ACTION_CLOSE
+            | crate::chat::blocks::card::ACTION_REOPEN => Job::Interaction {
                 team_id: team_id.clone(),
                 user_id: user_id.clone(),
                 action_id: action.action_id.clone(),

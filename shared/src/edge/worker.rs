@@ -335,14 +335,15 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             response_url,
             ..
         } => match action_id.as_str() {
-            crate::flows::inbox_to_slack::ACTION_CLAIM => {
-                crate::flows::slack_to_inbox::claim(app, team_id, user_id, value, response_url)
-                    .await
+            crate::chat::blocks::card::ACTION_CLAIM => {
+                let changed =
+                    crate::flows::slack_to_inbox::claim(app, team_id, user_id, value, response_url)
+                        .await?;
+                redraw(app, changed).await
             }
-            crate::flows::inbox_to_slack::ACTION_CLOSE
-            | crate::flows::inbox_to_slack::ACTION_REOPEN => {
-                let close = action_id == crate::flows::inbox_to_slack::ACTION_CLOSE;
-                crate::flows::slack_to_inbox::set_status(
+            crate::chat::blocks::card::ACTION_CLOSE | crate::chat::blocks::card::ACTION_REOPEN => {
+                let close = action_id == crate::chat::blocks::card::ACTION_CLOSE;
+                let changed = crate::flows::slack_to_inbox::set_status(
                     app,
                     team_id,
                     user_id,
@@ -350,7 +351,8 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                     response_url,
                     close,
                 )
-                .await
+                .await?;
+                redraw(app, changed).await
             }
             _ => Ok(()),
         },
@@ -412,6 +414,19 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             tracing::warn!(team = %team_id, portal = %install.portal_id, reason = %reason, "install deactivated; tokens removed");
             Ok(())
         }
+    }
+}
+
+/// After a Claim or a Close/Reopen from Slack: the card shows the new state.
+async fn redraw(
+    app: &App,
+    changed: Option<crate::flows::slack_to_inbox::CardChanged>,
+) -> Result<(), JobError> {
+    match changed {
+        Some(c) => {
+            crate::flows::inbox_to_slack::sync_conversation(app, &c.portal_id, &c.thread_id).await
+        }
+        None => Ok(()),
     }
 }
 

@@ -6,9 +6,8 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::domain::Availability;
-use crate::edge::inbound::SlashCommand;
-use crate::flows::slack_to_inbox::{inbox_user_for, live_install};
 use crate::queue::{Job, JobError};
+use crate::services::agents::{inbox_user_for, live_install};
 
 pub const CMD_AWAY: &str = "/hs-chat-away";
 pub const CMD_AVAILABLE: &str = "/hs-chat-available";
@@ -29,14 +28,24 @@ pub fn intent(cmd: &str, text: &str) -> Option<&'static str> {
     }
 }
 
+/// A slash command as Slack sent it (parsed at the edge).
+#[derive(Debug, Clone, Copy)]
+pub struct Command<'a> {
+    pub team_id: &'a str,
+    pub user_id: &'a str,
+    pub command: &'a str,
+    pub text: &'a str,
+    pub response_url: &'a str,
+}
+
 /// The immediate (within 3 s) answer; the work continues on the queue and answers through
 /// `response_url`.
-pub async fn acknowledge(app: &App, cmd: &SlashCommand) -> Value {
-    let Some(what) = intent(&cmd.command, &cmd.text) else {
+pub async fn acknowledge(app: &App, cmd: &Command<'_>) -> Value {
+    let Some(what) = intent(cmd.command, cmd.text) else {
         tracing::info!(team = %cmd.team_id, command = %cmd.command, "unknown command or arguments; usage shown");
         return ephemeral(USAGE);
     };
-    match app.records.install_for_team(&cmd.team_id).await {
+    match app.records.install_for_team(cmd.team_id).await {
         Ok(Some(i)) if i.status != crate::domain::InstallStatus::Inactive => {}
         Ok(_) => {
             return ephemeral(
@@ -51,11 +60,11 @@ pub async fn acknowledge(app: &App, cmd: &SlashCommand) -> Value {
         }
     }
     let job = Job::SlashCommand {
-        team_id: cmd.team_id.clone(),
-        user_id: cmd.user_id.clone(),
-        command: cmd.command.clone(),
-        text: cmd.text.clone(),
-        response_url: cmd.response_url.clone(),
+        team_id: cmd.team_id.to_string(),
+        user_id: cmd.user_id.to_string(),
+        command: cmd.command.to_string(),
+        text: cmd.text.to_string(),
+        response_url: cmd.response_url.to_string(),
     };
     let key = format!("{}:{}:{}", cmd.team_id, cmd.user_id, cmd.response_url);
     if let Err(e) = app.queue.enqueue(job, &key).await {
@@ -143,7 +152,7 @@ pub async fn run(
     {
         // One retry, then a plain answer; the store is written only after the inbox agreed.
         if e.is_retryable() && attempt < 2 {
-            return Err(crate::flows::inbox_to_slack::hubspot_failure(e));
+            return Err(crate::services::failures::hubspot_failure(e));
         }
         tracing::error!(team, portal = %install.portal_id, inbox_user = %agent.inbox_user_id, error = %e, "availability not changed");
         respond(format!("Your availability was not changed: the HubSpot inbox answered with an error ({e}). Try again in a minute.")).await;

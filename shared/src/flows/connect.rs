@@ -22,10 +22,9 @@ use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
-use crate::chat::slack::SlackError;
 use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus, OAuthState};
-use crate::edge::routes::Route;
-use crate::queue::{Job, JobError};
+use crate::queue::Job;
+use crate::services::install::{check_channel, ChannelCheck};
 use crate::support::http::{Request, Response};
 use crate::support::secret::Secret;
 
@@ -69,16 +68,21 @@ pub const STATE_TTL_SECS: i64 = 600;
 pub const PROVIDER_HUBSPOT: &str = "hubspot";
 pub const PROVIDER_SLACK: &str = "slack";
 
-pub async fn handle(app: &App, route: Route, req: &Request) -> Response {
-    match route {
-        Route::SlackInstall => install_page(app),
-        Route::HubSpotInstall => hubspot_install(app).await,
-        Route::HubSpotOAuthCallback => hubspot_callback(app, req).await,
-        Route::SlackOAuthCallback => slack_callback(app, req).await,
-        other => {
-            tracing::error!(route = ?other, "not an OAuth route");
-            Page::new(StatusCode::NOT_FOUND, "Page not found").render()
-        }
+/// The steps of an install, each a page or a redirect (the edge maps its routes to them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    SlackInstall,
+    SlackCallback,
+    HubSpotInstall,
+    HubSpotCallback,
+}
+
+pub async fn handle(app: &App, step: Step, req: &Request) -> Response {
+    match step {
+        Step::SlackInstall => install_page(app),
+        Step::HubSpotInstall => hubspot_install(app).await,
+        Step::HubSpotCallback => hubspot_callback(app, req).await,
+        Step::SlackCallback => slack_callback(app, req).await,
     }
 }
 
@@ -193,6 +197,25 @@ fn state_mac(key: &Secret, payload: &str) -> String {
     }
 }
 
+/// Whether `mac_hex` is the state's MAC, compared in constant time (`Mac::verify_slice`).
+fn state_mac_matches(key: &Secret, payload: &str, mac_hex: &str) -> bool {
+    use hmac::{Hmac, KeyInit, Mac};
+    // Only the lowercase form we issue.
+    if mac_hex.bytes().any(|b| b.is_ascii_uppercase()) {
+        return false;
+    }
+    let Ok(given) = hex::decode(mac_hex) else {
+        return false;
+    };
+    match <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(payload.as_bytes());
+            mac.verify_slice(&given).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
 /// The signed `state` text. `portal` is None before the portal is known (HubSpot step).
 pub fn encode_state(
     key: &Secret,
@@ -221,10 +244,7 @@ pub fn decode_state(
         return Err(StateProblem::Forged);
     };
     let payload = format!("{v}.{prov}.{nonce}.{portal}.{exp}");
-    let expected = state_mac(key, &payload);
-    if expected.is_empty()
-        || !crate::edge::verify::constant_time_eq(expected.as_bytes(), mac.as_bytes())
-    {
+    if !state_mac_matches(key, &payload, mac) {
         return Err(StateProblem::Forged);
     }
     if *v != "v1" || *prov != provider {
@@ -714,86 +734,7 @@ fn success_page(
 
 // ------------------------------------------------------------------------ channels ----
 
-/// Whether the app can post in a channel an admin picked.
-#[derive(Debug)]
-pub enum ChannelCheck {
-    /// The app is in the channel (joined now if it is public).
-    Ready {
-        name: String,
-    },
-    /// A private channel the app is not in (Slack answers `channel_not_found` for those:
-    /// with `groups:read` a bot sees only the private channels it is in; the id came from
-    /// Slack's own picker, so the channel exists). The admin must invite the app.
-    NeedsInvite,
-    Archived,
-    Failed(SlackError),
-}
-
-/// Checks a picked channel: exists, not archived, the app a member (joining a public
-/// channel itself; `conversations.join` needs `channels:join`, contracts/slack.md).
-pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelCheck {
-    let info = match app.slack.conversation_info(bot, channel).await {
-        Ok(i) => i,
-        Err(e) if e.code() == Some("channel_not_found") => return ChannelCheck::NeedsInvite,
-        Err(e) => return ChannelCheck::Failed(e),
-    };
-    if info.is_archived {
-        return ChannelCheck::Archived;
-    }
-    if info.is_member {
-        return ChannelCheck::Ready { name: info.name };
-    }
-    if info.is_private {
-        return ChannelCheck::NeedsInvite;
-    }
-    match app.slack.join_conversation(bot, channel).await {
-        Ok(()) => {
-            tracing::info!(channel, "joined the public channel");
-            ChannelCheck::Ready { name: info.name }
-        }
-        Err(e) if e.code() == Some("is_archived") => ChannelCheck::Archived,
-        Err(e) if e.code() == Some("method_not_supported_for_channel_type") => {
-            ChannelCheck::NeedsInvite
-        }
-        Err(e) => ChannelCheck::Failed(e),
-    }
-}
-
 // ---------------------------------------------------------------------- disconnect ----
-
-/// Disconnects an install: revokes the Slack bot token (`auth.revoke`), then deletes every
-/// item of the portal (install and its tokens, team pointer, thread and message mappings,
-/// users, availability, dead letters), so nothing more is posted and a later install
-/// starts clean. A token Slack already considers gone is fine; a transient failure is
-/// retried before anything is deleted.
-pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), JobError> {
-    let portal = &install.portal_id;
-    if let Some(bot) = &install.bot_token {
-        match app.slack.auth_revoke(bot).await {
-            Ok(()) => {
-                tracing::info!(portal = %portal, team = %install.team_id, "slack token revoked")
-            }
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("token_revoked" | "invalid_auth" | "account_inactive" | "not_authed")
-                ) => {}
-            Err(e) if e.is_retryable() => {
-                return Err(JobError::retry(format!("auth.revoke: {e}")));
-            }
-            Err(e) => {
-                tracing::warn!(portal = %portal, error = %e, "slack token not revoked; deleting it anyway")
-            }
-        }
-    }
-    let n = app
-        .records
-        .delete_portal_data(portal)
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))?;
-    tracing::warn!(portal = %portal, team = %install.team_id, why, items = n, "disconnected: tokens and mappings deleted");
-    Ok(())
-}
 
 // --------------------------------------------------------------------------- pages ----
 

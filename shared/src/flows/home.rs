@@ -11,8 +11,8 @@ use crate::app::App;
 use crate::chat::slack::SlackError;
 use crate::chat::text::escape;
 use crate::domain::{Install, InstallSource, InstallStatus};
-use crate::flows::connect::{check_channel, ChannelCheck};
 use crate::queue::JobError;
+use crate::services::install::{check_channel, ChannelCheck};
 use crate::support::secret::Secret;
 
 pub const ACTION_CHANNEL: &str = "home_channel";
@@ -334,7 +334,7 @@ async fn publish_view(
             tracing::info!(team = %install.team_id, user, manage, "home tab published");
             Ok(())
         }
-        Err(e) => Err(crate::flows::inbox_to_slack::slack_failure(app, install, e).await),
+        Err(e) => Err(crate::services::failures::slack_failure(app, install, e).await),
     }
 }
 
@@ -518,7 +518,7 @@ pub async fn act(
             if let Err(e) = app.slack.publish_home(&bot, user, &v).await {
                 tracing::warn!(team, error = %e, "last home tab not published");
             }
-            return crate::flows::connect::disconnect(
+            return crate::services::install::disconnect(
                 app,
                 &install,
                 &format!("disconnected from the Home tab by {user}"),
@@ -621,29 +621,6 @@ fn channel_refused(
             ))
         }
         ChannelCheck::Ready { .. } | ChannelCheck::NeedsInvite => Ok(String::new()),
-    }
-}
-
-/// Records a delivery for the Home tab's health: at most one write a minute, and a read
-/// only when `seen` (the install as the delivery read it) says one may be due.
-pub async fn note_delivery(app: &App, seen: &Install) {
-    let now = app.clock.now_secs();
-    if seen.last_delivery_at.is_some_and(|t| now - t < 60) {
-        return;
-    }
-    let portal = seen.portal_id.as_str();
-    let saved = app
-        .records
-        .update_install(portal, |i| {
-            let due = i.last_delivery_at.is_none_or(|t| now - t >= 60);
-            if due {
-                i.last_delivery_at = Some(now);
-            }
-            due
-        })
-        .await;
-    if let Err(e) = saved {
-        tracing::warn!(portal, error = %e, "last delivery time not saved");
     }
 }
 

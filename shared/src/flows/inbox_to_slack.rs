@@ -14,286 +14,20 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::chat::blocks::card::{Card, Person, ACTION_REPLY_IN_INBOX, MAX_TEXT};
 use crate::chat::slack::SlackError;
 use crate::chat::text as slack_text;
 use crate::domain::{InboxRoute, Install, InstallStatus, ThreadMap};
 use crate::inbox::hubspot::{HubSpotError, Message, Thread};
 use crate::queue::JobError;
+use crate::services::agents::user_id_of_actor;
+use crate::services::failures::{hubspot_failure, slack_failure};
+use crate::services::links::inbox_link;
 use crate::support::secret::Secret;
 
-pub const ACTION_REPLY_IN_INBOX: &str = "reply_in_inbox";
-pub const ACTION_CLAIM: &str = "claim";
-pub const ACTION_CLOSE: &str = "close_conversation";
-pub const ACTION_REOPEN: &str = "reopen_conversation";
 /// HubSpot's channel id for live chat (contracts/hubspot.md); only these are posted.
 pub const LIVE_CHAT_CHANNEL: &str = "1000";
-/// Slack text objects hold at most 3000 characters (contracts/slack.md, Block Kit).
-pub const MAX_TEXT: usize = 3000;
 const LEASE_SECS: i64 = 60;
-
-pub fn inbox_link(app: &App, portal: &str, thread: &str) -> String {
-    format!(
-        "{}/live-messages/{portal}/inbox/{thread}",
-        app.settings.hubspot_app_url
-    )
-}
-
-/// Maps a HubSpot failure to what the queue should do.
-pub fn hubspot_failure(e: HubSpotError) -> JobError {
-    match e {
-        // The Node SDK waits 10 s per attempt on the ten-second policy (contracts/hubspot.md).
-        HubSpotError::RateLimited { .. } => JobError::Retry {
-            reason: e.to_string(),
-            after: Some(Duration::from_secs(10)),
-        },
-        // A call not wrapped in `tokens::call` met an expired or revoked token: the job's
-        // next attempt refreshes it on its first (wrapped) call.
-        HubSpotError::Unauthorized => JobError::retry(e.to_string()),
-        e if e.is_retryable() => JobError::retry(e.to_string()),
-        e => JobError::Fatal(e.to_string()),
-    }
-}
-
-/// Maps a Slack failure to what the queue should do, marking the install when an admin
-/// must act (contracts/slack.md error codes).
-pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobError {
-    if let SlackError::RateLimited { retry_after_secs } = e {
-        return JobError::Retry {
-            reason: e.to_string(),
-            after: Some(Duration::from_secs(retry_after_secs)),
-        };
-    }
-    if e.is_retryable() {
-        return JobError::retry(e.to_string());
-    }
-    let code = e.code().unwrap_or("").to_string();
-    let advice = match code.as_str() {
-        "not_in_channel" => Some("The app is not in the notification channel. Invite it with /invite @app in the channel."),
-        "channel_not_found" => Some("The notification channel no longer exists or the app cannot see it. Pick another channel."),
-        "is_archived" => Some("The notification channel is archived. Unarchive it or pick another channel."),
-        _ => None,
-    };
-    if let Some(advice) = advice {
-        let marked = app
-            .records
-            .update_install(&install.portal_id, |i| {
-                i.status = InstallStatus::NeedsAttention {
-                    reason: advice.to_string(),
-                };
-                i.last_error = Some(format!("{code}: {advice}"));
-                true
-            })
-            .await;
-        if let Err(se) = marked {
-            tracing::error!(portal = %install.portal_id, error = %se, "could not mark install as needing attention");
-        }
-        tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "install needs attention");
-        tell_admin(app, install, advice).await;
-        return JobError::Fatal(format!("slack {code}: {advice}"));
-    }
-    if matches!(
-        code.as_str(),
-        "token_revoked" | "account_inactive" | "invalid_auth"
-    ) {
-        if let Err(se) = app.records.deactivate_install(&install.portal_id).await {
-            tracing::error!(portal = %install.portal_id, error = %se, "could not deactivate install");
-        }
-        tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "slack token no longer valid; install deactivated");
-        return JobError::Fatal(format!("slack {code}: install deactivated"));
-    }
-    JobError::Fatal(e.to_string())
-}
-
-/// Tells the installing admin, in a direct message from the app, what to fix.
-async fn tell_admin(app: &App, install: &Install, advice: &str) {
-    let (Some(user), Some(token)) = (&install.installer_user_id, &install.bot_token) else {
-        return;
-    };
-    let text = format!(
-        ":warning: Chat notifications for HubSpot portal {} stopped: {advice}",
-        install.portal_id
-    );
-    if let Err(e) = app.slack.post_message(token, user, None, &text, None).await {
-        tracing::warn!(portal = %install.portal_id, error = %e, "could not tell the admin");
-    }
-}
-
-/// The assignee as the card shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Person {
-    pub user_id: Option<String>,
-    pub name: String,
-    pub email: Option<String>,
-    pub slack_user: Option<String>,
-}
-
-/// Everything the notification card shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Card {
-    pub portal_id: String,
-    pub thread_id: String,
-    pub first_message: String,
-    pub visitor: String,
-    pub status: String,
-    pub page: Option<String>,
-    pub assignee: Option<Person>,
-    pub contact_owner: Option<String>,
-    pub inbox_url: String,
-    pub assignee_available: Option<bool>,
-    /// Who wrote the latest message (visitor or agent) and when (epoch seconds).
-    pub last_reply: Option<(String, i64)>,
-    /// Seconds from the visitor's first message to the first agent answer.
-    pub first_response_secs: Option<i64>,
-}
-
-/// "2m 5s", "1h 3m", "45s".
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {}s", s / 60, s % 60),
-        _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-impl Card {
-    /// A compact fingerprint of what is shown, to know when `chat.update` is needed.
-    pub fn key(&self) -> String {
-        let a = self.assignee.as_ref();
-        format!(
-            "{}|{}|{}|{}|{}|{}",
-            self.status,
-            a.and_then(|p| p.user_id.clone()).unwrap_or_default(),
-            a.and_then(|p| p.slack_user.clone()).unwrap_or_default(),
-            self.assignee_available
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-            self.last_reply
-                .as_ref()
-                .map(|(w, t)| format!("{w}@{t}"))
-                .unwrap_or_default(),
-            self.first_response_secs
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        )
-    }
-
-    pub fn fallback_text(&self) -> String {
-        let (first, _) = slack_text::escape_and_truncate(&self.first_message, 200);
-        format!(
-            "New live chat from {}: {first}",
-            slack_text::escape(&self.visitor)
-        )
-    }
-
-    /// Block Kit blocks (contracts/slack.md limits: text 3000, button text 75, value 2000).
-    pub fn blocks(&self) -> Value {
-        let (first, cut) = slack_text::escape_and_truncate(&self.first_message, MAX_TEXT - 200);
-        let mut quote = first
-            .lines()
-            .map(|l| format!(">{l}"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if quote.is_empty() {
-            quote = ">_(no text)_".into();
-        }
-        if cut {
-            quote.push_str(&format!(
-                "\n<{}|Read the whole message in the inbox>",
-                self.inbox_url
-            ));
-        }
-        let status = match self.status.as_str() {
-            "CLOSED" => ":white_check_mark: Closed",
-            "OPEN" | "" => ":large_green_circle: Open",
-            other => other,
-        };
-        let assignee = match &self.assignee {
-            None => "Unassigned".to_string(),
-            Some(p) => {
-                let who = match &p.slack_user {
-                    Some(u) => format!("<@{u}>"),
-                    None => slack_text::escape(&p.name),
-                };
-                match self.assignee_available {
-                    Some(true) => format!("{who} (available)"),
-                    Some(false) => format!("{who} (away)"),
-                    None => who,
-                }
-            }
-        };
-        let mut fields = vec![
-            json!({"type": "mrkdwn", "text": format!("*Status*\n{status}")}),
-            json!({"type": "mrkdwn", "text": format!("*Assignee*\n{assignee}")}),
-        ];
-        if let Some(owner) = &self.contact_owner {
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Contact owner*\n{}", slack_text::escape(owner))}));
-        }
-        if let Some(page) = &self.page {
-            let (p, _) = slack_text::escape_and_truncate(page, 500);
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Page*\n{p}")}));
-        }
-        if let Some((who, at)) = &self.last_reply {
-            // Slack renders the date in each reader's own time zone.
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Last reply*\n{} · <!date^{at}^{{date_short_pretty}} {{time}}|{at}>", slack_text::escape(who))}));
-        }
-        if let Some(secs) = self.first_response_secs {
-            fields.push(json!({"type": "mrkdwn", "text": format!("*First response*\n{}", human_duration(secs))}));
-        }
-        let closed = self.status == "CLOSED";
-        let mut buttons = vec![
-            json!({
-                "type": "button",
-                "action_id": ACTION_REPLY_IN_INBOX,
-                "text": {"type": "plain_text", "text": "Reply in Inbox"},
-                "url": self.inbox_url,
-            }),
-            json!({
-                "type": "button",
-                "action_id": if closed { ACTION_REOPEN } else { ACTION_CLOSE },
-                "text": {"type": "plain_text", "text": if closed { "Reopen" } else { "Close" }},
-                "value": format!("{}|{}", self.portal_id, self.thread_id),
-            }),
-        ];
-        if let Some(p) = &self.assignee {
-            if let (None, Some(uid), Some(email)) = (&p.slack_user, &p.user_id, &p.email) {
-                let (label, _) = slack_text::truncate_chars(&format!("Claim {email}"), 75);
-                buttons.push(json!({
-                    "type": "button",
-                    "action_id": ACTION_CLAIM,
-                    "text": {"type": "plain_text", "text": label},
-                    "value": claim_value(&self.portal_id, &self.thread_id, uid, email),
-                }));
-            }
-        }
-        json!([
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape(&self.visitor))}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": quote}},
-            {"type": "section", "fields": fields},
-            {"type": "actions", "block_id": "conversation_actions", "elements": buttons},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("HubSpot conversation {} · replies in this thread go to the visitor", self.thread_id)}]},
-        ])
-    }
-}
-
-/// The Claim button's value: `portal|thread|user_id|email`.
-pub fn claim_value(portal: &str, thread: &str, user_id: &str, email: &str) -> String {
-    format!("{portal}|{thread}|{user_id}|{email}")
-}
-
-/// Parses a Claim button's value.
-pub fn parse_claim_value(v: &str) -> Option<(String, String, String, String)> {
-    let mut it = v.splitn(4, '|');
-    let (p, t, u, e) = (it.next()?, it.next()?, it.next()?, it.next()?);
-    (!p.is_empty() && !t.is_empty() && !u.is_empty() && e.contains('@'))
-        .then(|| (p.into(), t.into(), u.into(), e.into()))
-}
-
-/// `A-123` or `123` -> `123`.
-pub fn user_id_of_actor(actor: &str) -> Option<String> {
-    let id = actor.strip_prefix("A-").unwrap_or(actor);
-    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit())).then(|| id.to_string())
-}
 
 fn is_from_slack(app: &App, m: &Message) -> bool {
     match (&m.client, &app.settings.hubspot_app_id) {
@@ -773,7 +507,7 @@ async fn sync_locked(
         posted = true;
     }
     if posted {
-        crate::flows::home::note_delivery(app, install).await;
+        crate::services::health::note_delivery(app, install).await;
     }
     Ok(())
 }
@@ -1096,28 +830,6 @@ pub async fn delete_conversation(
 mod tests {
     use super::*;
 
-    fn card() -> Card {
-        Card {
-            portal_id: "1".into(),
-            thread_id: "9".into(),
-            first_message: "Hi <!channel> & <https://evil|bank>".into(),
-            visitor: "Eve <@U1>".into(),
-            status: "OPEN".into(),
-            page: None,
-            assignee: Some(Person {
-                user_id: Some("7".into()),
-                name: "Ann".into(),
-                email: Some("ann@example.com".into()),
-                slack_user: None,
-            }),
-            contact_owner: Some("Bob".into()),
-            inbox_url: "https://app.hubspot.com/live-messages/1/inbox/9".into(),
-            assignee_available: None,
-            last_reply: None,
-            first_response_secs: None,
-        }
-    }
-
     #[test]
     fn sizes_read_as_people_say_them() {
         assert_eq!(human_size(0), "0 B");
@@ -1125,50 +837,5 @@ mod tests {
         assert_eq!(human_size(1024), "1 KB");
         assert_eq!(human_size(48_213), "47 KB");
         assert_eq!(human_size(1_258_291), "1.2 MB");
-    }
-
-    #[test]
-    fn card_escapes_visitor_text_and_offers_claim() {
-        let b = card().blocks().to_string();
-        assert!(!b.contains("<!channel>"));
-        assert!(!b.contains("<@U1>"));
-        assert!(!b.contains("<https://evil"));
-        assert!(b.contains("Claim ann@example.com"));
-        assert!(b.contains("1|9|7|ann@example.com"));
-        assert!(b.contains("\"url\":\"https://app.hubspot.com/live-messages/1/inbox/9\""));
-    }
-
-    #[test]
-    fn mapped_assignee_has_no_claim_and_is_mentioned() {
-        let mut c = card();
-        c.assignee.as_mut().unwrap().slack_user = Some("U77".into());
-        let b = c.blocks().to_string();
-        assert!(!b.contains("Claim"));
-        assert!(b.contains("<@U77>"));
-        assert_ne!(c.key(), card().key());
-    }
-
-    #[test]
-    fn long_first_message_is_cut_with_a_link() {
-        let mut c = card();
-        c.first_message = "é".repeat(10_000);
-        let blocks = c.blocks();
-        let quote = blocks[1]["text"]["text"].as_str().unwrap();
-        assert!(quote.chars().count() <= MAX_TEXT);
-        assert!(quote.contains("Read the whole message"));
-    }
-
-    #[test]
-    fn claim_values_round_trip() {
-        let v = claim_value("1", "9", "7", "a@b.c");
-        assert_eq!(
-            parse_claim_value(&v),
-            Some(("1".into(), "9".into(), "7".into(), "a@b.c".into()))
-        );
-        assert_eq!(parse_claim_value("1|9|7"), None);
-        assert_eq!(parse_claim_value("1|9|7|nomail"), None);
-        assert_eq!(user_id_of_actor("A-123").as_deref(), Some("123"));
-        assert_eq!(user_id_of_actor("123").as_deref(), Some("123"));
-        assert_eq!(user_id_of_actor("V-1"), None);
     }
 }

@@ -4,73 +4,20 @@
 use serde_json::json;
 
 use crate::app::App;
+use crate::chat::blocks::card::parse_claim_value;
 use crate::chat::slack::FileFetchError;
 use crate::chat::text as slack_text;
-use crate::domain::{Install, InstallStatus, UserMap};
-use crate::edge::inbound::SlackFile;
-use crate::flows::inbox_to_slack::{hubspot_failure, inbox_link, parse_claim_value, slack_failure};
+use crate::domain::SlackFile;
+use crate::domain::{Install, UserMap};
 use crate::inbox::hubspot::{HubSpotError, OutgoingMessage, Participant};
 use crate::queue::JobError;
+use crate::services::agents::{inbox_user_for, live_install};
+use crate::services::failures::{hubspot_failure, slack_failure};
+use crate::services::links::inbox_link;
 use crate::support::secret::Secret;
 
 fn store_err(e: crate::store::StoreError) -> JobError {
     JobError::retry(e.to_string())
-}
-
-/// The inbox user behind a Slack user: the stored mapping, else a match of the Slack profile
-/// email with an inbox owner's email (then stored). None when there is no such user.
-pub async fn inbox_user_for(
-    app: &App,
-    install: &Install,
-    bot: &Secret,
-    hs_token: &Secret,
-    slack_user: &str,
-) -> Result<Option<UserMap>, JobError> {
-    if let Some(m) = app
-        .records
-        .user_for_slack(&install.team_id, slack_user)
-        .await
-        .map_err(store_err)?
-    {
-        if m.portal_id == install.portal_id {
-            return Ok(Some(m));
-        }
-    }
-    let profile = match app.slack.user_info(bot, slack_user).await {
-        Ok(p) => p,
-        Err(e) => return Err(slack_failure(app, install, e).await),
-    };
-    let Some(email) = profile.email.filter(|e| e.contains('@')) else {
-        return Ok(None);
-    };
-    let mut hs = hs_token.clone();
-    let addr = email.as_str();
-    let Some(owner) =
-        crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-            app.hubspot.owner_by_email(&t, addr).await
-        })
-        .await
-        .map_err(hubspot_failure)?
-    else {
-        return Ok(None);
-    };
-    let (Some(user_id), Some(owner_email)) = (owner.user_id.clone(), owner.email.clone()) else {
-        return Ok(None);
-    };
-    if !owner_email.eq_ignore_ascii_case(&email) {
-        return Ok(None);
-    }
-    let m = UserMap {
-        team_id: install.team_id.clone(),
-        slack_user_id: slack_user.to_string(),
-        portal_id: install.portal_id.clone(),
-        inbox_user_id: user_id,
-        email: owner_email,
-        mapped_at: app.clock.now_secs(),
-    };
-    app.records.put_user_map(&m).await.map_err(store_err)?;
-    tracing::info!(portal = %install.portal_id, team = %install.team_id, slack_user, inbox_user = %m.inbox_user_id, "agent matched by email");
-    Ok(Some(m))
 }
 
 async fn ephemeral(
@@ -90,34 +37,6 @@ async fn ephemeral(
         .await
     {
         tracing::warn!(portal = %install.portal_id, team = %install.team_id, error = %e, "could not tell the agent privately");
-    }
-}
-
-/// The live install for a Slack team with both tokens, or None (logged).
-pub async fn live_install(
-    app: &App,
-    team: &str,
-) -> Result<Option<(Install, Secret, Secret)>, JobError> {
-    let Some(mut install) = app
-        .records
-        .install_for_team(team)
-        .await
-        .map_err(store_err)?
-    else {
-        tracing::info!(team, "no install for this Slack team");
-        return Ok(None);
-    };
-    if install.status == InstallStatus::Inactive {
-        tracing::info!(team, portal = %install.portal_id, "install is inactive");
-        return Ok(None);
-    }
-    let Some(bot) = install.bot_token.clone() else {
-        return Ok(None);
-    };
-    // OAuth tokens about to expire are refreshed here (crate::services::tokens).
-    match crate::services::tokens::hubspot_token(app, &mut install).await? {
-        Some(h) => Ok(Some((install, bot, h))),
-        None => Ok(None),
     }
 }
 
@@ -537,6 +456,14 @@ async fn install_for_click(
     Ok(Some(live))
 }
 
+/// A conversation whose card must be redrawn after an action from Slack (the edge hands it
+/// to the inbox-to-Slack sync, so this flow does not call that one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardChanged {
+    pub portal_id: String,
+    pub thread_id: String,
+}
+
 /// A Claim click: map the clicker to the inbox user named on the button, only if the
 /// clicker's Slack email is that user's email.
 pub async fn claim(
@@ -545,18 +472,18 @@ pub async fn claim(
     user: &str,
     value: &str,
     response_url: &str,
-) -> Result<(), JobError> {
+) -> Result<Option<CardChanged>, JobError> {
     let respond = |text: String| answer_click(app, team, response_url, text);
     let Some((portal, thread_id, inbox_user, email)) = parse_claim_value(value) else {
         respond("That button is not valid any more.".into()).await;
-        return Ok(());
+        return Ok(None);
     };
     let not_connected =
         "This Slack workspace is no longer connected to the HubSpot inbox, so nothing was claimed.";
     let Some((install, bot, mut hs)) =
         install_for_click(app, team, &portal, response_url, not_connected).await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let profile = match app.slack.user_info(&bot, user).await {
         Ok(p) => p,
@@ -579,7 +506,7 @@ pub async fn claim(
     if !matches {
         tracing::warn!(portal = %portal, team, slack_user = user, inbox_user = %inbox_user, "claim refused: emails differ");
         respond(format!("You can't claim {email}: your Slack email is not that address. Only {email} can claim it.")).await;
-        return Ok(());
+        return Ok(None);
     }
     let m = UserMap {
         team_id: team.to_string(),
@@ -593,11 +520,14 @@ pub async fn claim(
     tracing::info!(portal = %portal, team, slack_user = user, inbox_user = %inbox_user, "claimed");
     respond(format!("Done: you are linked to the HubSpot user {email}. Your replies in conversation threads are now sent as you.")).await;
     // Refresh the card: the Claim button goes, the assignee shows as the Slack user.
-    crate::flows::inbox_to_slack::sync_conversation(app, &portal, &thread_id).await
+    Ok(Some(CardChanged {
+        portal_id: portal,
+        thread_id,
+    }))
 }
 
 /// A Close or Reopen click: changes the conversation's status in the inbox, for mapped agents
-/// only, then refreshes the card. Errors are told privately.
+/// only; the card is then to be redrawn. Errors are told privately.
 pub async fn set_status(
     app: &App,
     team: &str,
@@ -605,7 +535,7 @@ pub async fn set_status(
     value: &str,
     response_url: &str,
     close: bool,
-) -> Result<(), JobError> {
+) -> Result<Option<CardChanged>, JobError> {
     let respond = |text: String| answer_click(app, team, response_url, text);
     let Some((portal, thread_id)) = value
         .split_once('|')
@@ -613,13 +543,13 @@ pub async fn set_status(
         .map(|(p, t)| (p.to_string(), t.to_string()))
     else {
         respond("That button is not valid any more.".into()).await;
-        return Ok(());
+        return Ok(None);
     };
     let not_connected = "This Slack workspace is no longer connected to the HubSpot inbox.";
     let Some((install, bot, mut hs)) =
         install_for_click(app, team, &portal, response_url, not_connected).await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     // Only an agent linked to an inbox user may change a conversation (nothing is done in
     // someone else's name).
@@ -628,7 +558,7 @@ pub async fn set_status(
         .is_none()
     {
         respond("Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.".into()).await;
-        return Ok(());
+        return Ok(None);
     }
     let status = if close { "CLOSED" } else { "OPEN" };
     let (p, t) = (portal.as_str(), thread_id.as_str());
@@ -646,10 +576,13 @@ pub async fn set_status(
             if close { "closed" } else { "reopened" }
         ))
         .await;
-        return Ok(());
+        return Ok(None);
     }
     tracing::info!(portal = %portal, conversation = %thread_id, team, slack_user = user, status, "conversation status changed from Slack");
-    crate::flows::inbox_to_slack::sync_conversation(app, &portal, &thread_id).await
+    Ok(Some(CardChanged {
+        portal_id: portal,
+        thread_id,
+    }))
 }
 
 /// Tells an agent that their edit or deletion in Slack did not change the inbox: the

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::edge::inbound::SlackFile;
+use crate::domain::SlackFile;
 
 /// One unit of slow work. Every job is idempotent: running it twice has the effect of once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,4 +2,9 @@
 //! or HubSpot failure is classified and told to the admin, delivery health, who an agent is,
 //! and the install's life cycle.
 
+pub mod agents;
+pub mod failures;
+pub mod health;
+pub mod install;
+pub mod links;
 pub mod tokens;

@@ -291,7 +291,7 @@ async fn portal_uninstalled(app: &App, portal: &str) {
         }
     }
     if let Err(e) =
-        crate::flows::connect::disconnect(app, &install, "hubspot app uninstalled").await
+        crate::services::install::disconnect(app, &install, "hubspot app uninstalled").await
     {
         tracing::error!(portal, error = %e, "disconnect after the hubspot uninstall failed");
     }

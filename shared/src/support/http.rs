@@ -131,3 +131,32 @@ mod tests {
         assert_eq!(r.header("Content-Type"), Some("application/json"));
     }
 }
+
+pub fn error_chain(e: reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// serde_json's message without the quoted values it sometimes includes (user data).
+pub fn describe_json_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.starts_with("missing field") {
+        msg
+    } else {
+        format!(
+            "unexpected JSON shape at line {} column {}",
+            e.line(),
+            e.column()
+        )
+    }
+}

@@ -15,7 +15,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use crate::chat::slack::{describe_json_error, error_chain};
+use crate::support::http::{describe_json_error, error_chain};
 use crate::support::secret::Secret;
 
 /// Per-request timeout (connect + response + body).

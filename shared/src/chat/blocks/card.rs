@@ -1,0 +1,257 @@
+//! The notification card: what it shows (`Card`) and its Block Kit (contracts/slack.md
+//! limits: text 3000, button text 75, value 2000).
+
+use serde_json::{json, Value};
+
+use crate::chat::text as slack_text;
+
+pub const ACTION_REPLY_IN_INBOX: &str = "reply_in_inbox";
+
+pub const ACTION_CLAIM: &str = "claim";
+
+pub const ACTION_CLOSE: &str = "close_conversation";
+
+pub const ACTION_REOPEN: &str = "reopen_conversation";
+
+/// Slack text objects hold at most 3000 characters (contracts/slack.md, Block Kit).
+pub const MAX_TEXT: usize = 3000;
+
+/// The assignee as the card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Person {
+    pub user_id: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    pub slack_user: Option<String>,
+}
+
+/// Everything the notification card shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub portal_id: String,
+    pub thread_id: String,
+    pub first_message: String,
+    pub visitor: String,
+    pub status: String,
+    pub page: Option<String>,
+    pub assignee: Option<Person>,
+    pub contact_owner: Option<String>,
+    pub inbox_url: String,
+    pub assignee_available: Option<bool>,
+    /// Who wrote the latest message (visitor or agent) and when (epoch seconds).
+    pub last_reply: Option<(String, i64)>,
+    /// Seconds from the visitor's first message to the first agent answer.
+    pub first_response_secs: Option<i64>,
+}
+
+/// "2m 5s", "1h 3m", "45s".
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+impl Card {
+    /// A compact fingerprint of what is shown, to know when `chat.update` is needed.
+    pub fn key(&self) -> String {
+        let a = self.assignee.as_ref();
+        format!(
+            "{}|{}|{}|{}|{}|{}",
+            self.status,
+            a.and_then(|p| p.user_id.clone()).unwrap_or_default(),
+            a.and_then(|p| p.slack_user.clone()).unwrap_or_default(),
+            self.assignee_available
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            self.last_reply
+                .as_ref()
+                .map(|(w, t)| format!("{w}@{t}"))
+                .unwrap_or_default(),
+            self.first_response_secs
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        )
+    }
+
+    pub fn fallback_text(&self) -> String {
+        let (first, _) = slack_text::escape_and_truncate(&self.first_message, 200);
+        format!(
+            "New live chat from {}: {first}",
+            slack_text::escape(&self.visitor)
+        )
+    }
+
+    /// Block Kit blocks (contracts/slack.md limits: text 3000, button text 75, value 2000).
+    pub fn blocks(&self) -> Value {
+        let (first, cut) = slack_text::escape_and_truncate(&self.first_message, MAX_TEXT - 200);
+        let mut quote = first
+            .lines()
+            .map(|l| format!(">{l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if quote.is_empty() {
+            quote = ">_(no text)_".into();
+        }
+        if cut {
+            quote.push_str(&format!(
+                "\n<{}|Read the whole message in the inbox>",
+                self.inbox_url
+            ));
+        }
+        let status = match self.status.as_str() {
+            "CLOSED" => ":white_check_mark: Closed",
+            "OPEN" | "" => ":large_green_circle: Open",
+            other => other,
+        };
+        let assignee = match &self.assignee {
+            None => "Unassigned".to_string(),
+            Some(p) => {
+                let who = match &p.slack_user {
+                    Some(u) => format!("<@{u}>"),
+                    None => slack_text::escape(&p.name),
+                };
+                match self.assignee_available {
+                    Some(true) => format!("{who} (available)"),
+                    Some(false) => format!("{who} (away)"),
+                    None => who,
+                }
+            }
+        };
+        let mut fields = vec![
+            json!({"type": "mrkdwn", "text": format!("*Status*\n{status}")}),
+            json!({"type": "mrkdwn", "text": format!("*Assignee*\n{assignee}")}),
+        ];
+        if let Some(owner) = &self.contact_owner {
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Contact owner*\n{}", slack_text::escape(owner))}));
+        }
+        if let Some(page) = &self.page {
+            let (p, _) = slack_text::escape_and_truncate(page, 500);
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Page*\n{p}")}));
+        }
+        if let Some((who, at)) = &self.last_reply {
+            // Slack renders the date in each reader's own time zone.
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Last reply*\n{} · <!date^{at}^{{date_short_pretty}} {{time}}|{at}>", slack_text::escape(who))}));
+        }
+        if let Some(secs) = self.first_response_secs {
+            fields.push(json!({"type": "mrkdwn", "text": format!("*First response*\n{}", human_duration(secs))}));
+        }
+        let closed = self.status == "CLOSED";
+        let mut buttons = vec![
+            json!({
+                "type": "button",
+                "action_id": ACTION_REPLY_IN_INBOX,
+                "text": {"type": "plain_text", "text": "Reply in Inbox"},
+                "url": self.inbox_url,
+            }),
+            json!({
+                "type": "button",
+                "action_id": if closed { ACTION_REOPEN } else { ACTION_CLOSE },
+                "text": {"type": "plain_text", "text": if closed { "Reopen" } else { "Close" }},
+                "value": format!("{}|{}", self.portal_id, self.thread_id),
+            }),
+        ];
+        if let Some(p) = &self.assignee {
+            if let (None, Some(uid), Some(email)) = (&p.slack_user, &p.user_id, &p.email) {
+                let (label, _) = slack_text::truncate_chars(&format!("Claim {email}"), 75);
+                buttons.push(json!({
+                    "type": "button",
+                    "action_id": ACTION_CLAIM,
+                    "text": {"type": "plain_text", "text": label},
+                    "value": claim_value(&self.portal_id, &self.thread_id, uid, email),
+                }));
+            }
+        }
+        json!([
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape(&self.visitor))}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": quote}},
+            {"type": "section", "fields": fields},
+            {"type": "actions", "block_id": "conversation_actions", "elements": buttons},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("HubSpot conversation {} · replies in this thread go to the visitor", self.thread_id)}]},
+        ])
+    }
+}
+
+/// The Claim button's value: `portal|thread|user_id|email`.
+pub fn claim_value(portal: &str, thread: &str, user_id: &str, email: &str) -> String {
+    format!("{portal}|{thread}|{user_id}|{email}")
+}
+
+/// Parses a Claim button's value.
+pub fn parse_claim_value(v: &str) -> Option<(String, String, String, String)> {
+    let mut it = v.splitn(4, '|');
+    let (p, t, u, e) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    (!p.is_empty() && !t.is_empty() && !u.is_empty() && e.contains('@'))
+        .then(|| (p.into(), t.into(), u.into(), e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card() -> Card {
+        Card {
+            portal_id: "1".into(),
+            thread_id: "9".into(),
+            first_message: "Hi <!channel> & <https://evil|bank>".into(),
+            visitor: "Eve <@U1>".into(),
+            status: "OPEN".into(),
+            page: None,
+            assignee: Some(Person {
+                user_id: Some("7".into()),
+                name: "Ann".into(),
+                email: Some("ann@example.com".into()),
+                slack_user: None,
+            }),
+            contact_owner: Some("Bob".into()),
+            inbox_url: "https://app.hubspot.com/live-messages/1/inbox/9".into(),
+            assignee_available: None,
+            last_reply: None,
+            first_response_secs: None,
+        }
+    }
+
+    #[test]
+    fn card_escapes_visitor_text_and_offers_claim() {
+        let b = card().blocks().to_string();
+        assert!(!b.contains("<!channel>"));
+        assert!(!b.contains("<@U1>"));
+        assert!(!b.contains("<https://evil"));
+        assert!(b.contains("Claim ann@example.com"));
+        assert!(b.contains("1|9|7|ann@example.com"));
+        assert!(b.contains("\"url\":\"https://app.hubspot.com/live-messages/1/inbox/9\""));
+    }
+
+    #[test]
+    fn mapped_assignee_has_no_claim_and_is_mentioned() {
+        let mut c = card();
+        c.assignee.as_mut().unwrap().slack_user = Some("U77".into());
+        let b = c.blocks().to_string();
+        assert!(!b.contains("Claim"));
+        assert!(b.contains("<@U77>"));
+        assert_ne!(c.key(), card().key());
+    }
+
+    #[test]
+    fn long_first_message_is_cut_with_a_link() {
+        let mut c = card();
+        c.first_message = "é".repeat(10_000);
+        let blocks = c.blocks();
+        let quote = blocks[1]["text"]["text"].as_str().unwrap();
+        assert!(quote.chars().count() <= MAX_TEXT);
+        assert!(quote.contains("Read the whole message"));
+    }
+
+    #[test]
+    fn claim_values_round_trip() {
+        let v = claim_value("1", "9", "7", "a@b.c");
+        assert_eq!(
+            parse_claim_value(&v),
+            Some(("1".into(), "9".into(), "7".into(), "a@b.c".into()))
+        );
+        assert_eq!(parse_claim_value("1|9|7"), None);
+        assert_eq!(parse_claim_value("1|9|7|nomail"), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! Block Kit, built apart from the calls that send it: the notification card, the Home tab.
+
+pub mod card;

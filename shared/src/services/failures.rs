@@ -1,0 +1,90 @@
+//! How a Slack or HubSpot failure is classified for the queue (retry, retry later, give up),
+//! and the admin told when they must act.
+
+use std::time::Duration;
+
+use crate::app::App;
+use crate::chat::slack::SlackError;
+use crate::domain::{Install, InstallStatus};
+use crate::inbox::hubspot::HubSpotError;
+use crate::queue::JobError;
+
+/// Maps a HubSpot failure to what the queue should do.
+pub fn hubspot_failure(e: HubSpotError) -> JobError {
+    match e {
+        // The Node SDK waits 10 s per attempt on the ten-second policy (contracts/hubspot.md).
+        HubSpotError::RateLimited { .. } => JobError::Retry {
+            reason: e.to_string(),
+            after: Some(Duration::from_secs(10)),
+        },
+        // A call not wrapped in `tokens::call` met an expired or revoked token: the job's
+        // next attempt refreshes it on its first (wrapped) call.
+        HubSpotError::Unauthorized => JobError::retry(e.to_string()),
+        e if e.is_retryable() => JobError::retry(e.to_string()),
+        e => JobError::Fatal(e.to_string()),
+    }
+}
+
+/// Maps a Slack failure to what the queue should do, marking the install when an admin
+/// must act (contracts/slack.md error codes).
+pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobError {
+    if let SlackError::RateLimited { retry_after_secs } = e {
+        return JobError::Retry {
+            reason: e.to_string(),
+            after: Some(Duration::from_secs(retry_after_secs)),
+        };
+    }
+    if e.is_retryable() {
+        return JobError::retry(e.to_string());
+    }
+    let code = e.code().unwrap_or("").to_string();
+    let advice = match code.as_str() {
+        "not_in_channel" => Some("The app is not in the notification channel. Invite it with /invite @app in the channel."),
+        "channel_not_found" => Some("The notification channel no longer exists or the app cannot see it. Pick another channel."),
+        "is_archived" => Some("The notification channel is archived. Unarchive it or pick another channel."),
+        _ => None,
+    };
+    if let Some(advice) = advice {
+        let marked = app
+            .records
+            .update_install(&install.portal_id, |i| {
+                i.status = InstallStatus::NeedsAttention {
+                    reason: advice.to_string(),
+                };
+                i.last_error = Some(format!("{code}: {advice}"));
+                true
+            })
+            .await;
+        if let Err(se) = marked {
+            tracing::error!(portal = %install.portal_id, error = %se, "could not mark install as needing attention");
+        }
+        tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "install needs attention");
+        tell_admin(app, install, advice).await;
+        return JobError::Fatal(format!("slack {code}: {advice}"));
+    }
+    if matches!(
+        code.as_str(),
+        "token_revoked" | "account_inactive" | "invalid_auth"
+    ) {
+        if let Err(se) = app.records.deactivate_install(&install.portal_id).await {
+            tracing::error!(portal = %install.portal_id, error = %se, "could not deactivate install");
+        }
+        tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "slack token no longer valid; install deactivated");
+        return JobError::Fatal(format!("slack {code}: install deactivated"));
+    }
+    JobError::Fatal(e.to_string())
+}
+
+/// Tells the installing admin, in a direct message from the app, what to fix.
+async fn tell_admin(app: &App, install: &Install, advice: &str) {
+    let (Some(user), Some(token)) = (&install.installer_user_id, &install.bot_token) else {
+        return;
+    };
+    let text = format!(
+        ":warning: Chat notifications for HubSpot portal {} stopped: {advice}",
+        install.portal_id
+    );
+    if let Err(e) = app.slack.post_message(token, user, None, &text, None).await {
+        tracing::warn!(portal = %install.portal_id, error = %e, "could not tell the admin");
+    }
+}

@@ -1,0 +1,87 @@
+//! The install's life cycle shared by the connect flow and the Home tab: checking a channel
+//! an admin picked, and disconnecting.
+
+use crate::app::App;
+use crate::chat::slack::SlackError;
+use crate::domain::Install;
+use crate::queue::JobError;
+use crate::support::secret::Secret;
+
+/// Whether the app can post in a channel an admin picked.
+#[derive(Debug)]
+pub enum ChannelCheck {
+    /// The app is in the channel (joined now if it is public).
+    Ready {
+        name: String,
+    },
+    /// A private channel the app is not in (Slack answers `channel_not_found` for those:
+    /// with `groups:read` a bot sees only the private channels it is in; the id came from
+    /// Slack's own picker, so the channel exists). The admin must invite the app.
+    NeedsInvite,
+    Archived,
+    Failed(SlackError),
+}
+
+/// Checks a picked channel: exists, not archived, the app a member (joining a public
+/// channel itself; `conversations.join` needs `channels:join`, contracts/slack.md).
+pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelCheck {
+    let info = match app.slack.conversation_info(bot, channel).await {
+        Ok(i) => i,
+        Err(e) if e.code() == Some("channel_not_found") => return ChannelCheck::NeedsInvite,
+        Err(e) => return ChannelCheck::Failed(e),
+    };
+    if info.is_archived {
+        return ChannelCheck::Archived;
+    }
+    if info.is_member {
+        return ChannelCheck::Ready { name: info.name };
+    }
+    if info.is_private {
+        return ChannelCheck::NeedsInvite;
+    }
+    match app.slack.join_conversation(bot, channel).await {
+        Ok(()) => {
+            tracing::info!(channel, "joined the public channel");
+            ChannelCheck::Ready { name: info.name }
+        }
+        Err(e) if e.code() == Some("is_archived") => ChannelCheck::Archived,
+        Err(e) if e.code() == Some("method_not_supported_for_channel_type") => {
+            ChannelCheck::NeedsInvite
+        }
+        Err(e) => ChannelCheck::Failed(e),
+    }
+}
+
+/// Disconnects an install: revokes the Slack bot token (`auth.revoke`), then deletes every
+/// item of the portal (install and its tokens, team pointer, thread and message mappings,
+/// users, availability, dead letters), so nothing more is posted and a later install
+/// starts clean. A token Slack already considers gone is fine; a transient failure is
+/// retried before anything is deleted.
+pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), JobError> {
+    let portal = &install.portal_id;
+    if let Some(bot) = &install.bot_token {
+        match app.slack.auth_revoke(bot).await {
+            Ok(()) => {
+                tracing::info!(portal = %portal, team = %install.team_id, "slack token revoked")
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("token_revoked" | "invalid_auth" | "account_inactive" | "not_authed")
+                ) => {}
+            Err(e) if e.is_retryable() => {
+                return Err(JobError::retry(format!("auth.revoke: {e}")));
+            }
+            Err(e) => {
+                tracing::warn!(portal = %portal, error = %e, "slack token not revoked; deleting it anyway")
+            }
+        }
+    }
+    let n = app
+        .records
+        .delete_portal_data(portal)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    tracing::warn!(portal = %portal, team = %install.team_id, why, items = n, "disconnected: tokens and mappings deleted");
+    Ok(())
+}
