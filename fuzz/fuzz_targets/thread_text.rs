@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::flows::inbox_to_slack::thread_text;
-use shared::inbox::hubspot::Message;
+use shared::chat::blocks::messages::thread_text;
+use shared::inbox::hubspot::parse_message;
 
 const INBOX: &str = "https://app.hubspot.com/live-messages/22761544/inbox/3624100517";
 
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     if shared::edge::inbound::check_depth(data).is_err() {
         return;
     }
-    let Ok(m) = serde_json::from_slice::<Message>(data) else {
+    let Ok(m) = parse_message(data) else {
         return;
     };
     let out = thread_text(&m, INBOX);

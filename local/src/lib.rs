@@ -41,7 +41,17 @@ impl Running {
 /// Builds the app from `settings` and serves every route on 127.0.0.1:`port` (0: any free
 /// port), with the in-process queue running jobs.
 pub async fn start(settings: Settings, policy: RetryPolicy, port: u16) -> anyhow::Result<Running> {
-    let (app, queue) = App::local(settings, policy).await?;
+    start_with(settings, policy, port, None).await
+}
+
+/// `start`, with another inbox than the settings' HubSpot when one is given.
+pub async fn start_with(
+    settings: Settings,
+    policy: RetryPolicy,
+    port: u16,
+    inbox: Option<Arc<dyn shared::inbox::Inbox>>,
+) -> anyhow::Result<Running> {
+    let (app, queue) = App::local_with(settings, policy, inbox).await?;
     queue.set_runner(Arc::new(AppRunner(app.clone())));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

@@ -8,6 +8,7 @@ use crate::chat::slack::SlackApi;
 use crate::config::{ConfigError, Settings, StoreSettings};
 use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus};
 use crate::inbox::hubspot::HubSpotApi;
+use crate::inbox::Inbox;
 use crate::queue::{JobQueue, LocalQueue, RetryPolicy, SqsQueue};
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
@@ -29,7 +30,8 @@ pub struct App {
     pub settings: Settings,
     pub records: Records,
     pub slack: SlackApi,
-    pub hubspot: HubSpotApi,
+    /// The inbox (HubSpot in production; `with_inbox` swaps it, as the flow tests do).
+    pub inbox: Arc<dyn Inbox>,
     pub queue: Arc<dyn JobQueue>,
     pub clock: Arc<dyn Clock>,
 }
@@ -162,11 +164,17 @@ impl App {
             records: Records::new(store, settings.token_cipher.clone()),
             slack: SlackApi::new(http.clone(), &settings.slack_api_url)
                 .with_files_url(&settings.slack_files_url),
-            hubspot: HubSpotApi::new(http, &settings.hubspot_api_url),
+            inbox: Arc::new(HubSpotApi::new(http, &settings.hubspot_api_url)),
             queue,
             clock,
             settings,
         }
+    }
+
+    /// The same app on another inbox.
+    pub fn with_inbox(mut self, inbox: Arc<dyn Inbox>) -> Self {
+        self.inbox = inbox;
+        self
     }
 
     /// Builds the store the settings name.
@@ -233,15 +241,29 @@ impl App {
         settings: Settings,
         policy: RetryPolicy,
     ) -> Result<(Arc<App>, LocalQueue), StartError> {
+        Self::local_with(settings, policy, None).await
+    }
+
+    /// `local`, on another inbox than HubSpot when one is given (the flow tests' in-memory
+    /// inbox).
+    pub async fn local_with(
+        settings: Settings,
+        policy: RetryPolicy,
+        inbox: Option<Arc<dyn Inbox>>,
+    ) -> Result<(Arc<App>, LocalQueue), StartError> {
         let store = Self::open_store(&settings).await?;
         let queue = LocalQueue::new(policy);
-        let app = Arc::new(App::new(
+        let mut app = App::new(
             settings,
             store,
             Arc::new(queue.clone()),
             http_client()?,
             Arc::new(SystemClock),
-        ));
+        );
+        if let Some(inbox) = inbox {
+            app = app.with_inbox(inbox);
+        }
+        let app = Arc::new(app);
         app.ensure_single_workspace().await?;
         Ok((app, queue))
     }

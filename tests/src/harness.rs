@@ -34,6 +34,9 @@ pub struct Opts {
     /// Serve on a port picked before start and make PUBLIC_BASE_URL the runner's own URL,
     /// so OAuth redirects lead back to it (a browser following the whole chain).
     pub base_url_is_runner: bool,
+    /// Run the flows on this inbox instead of HubSpot's API (the wiremock HubSpot then
+    /// receives nothing).
+    pub inbox: Option<std::sync::Arc<dyn shared::inbox::Inbox>>,
 }
 
 impl Default for Opts {
@@ -44,6 +47,7 @@ impl Default for Opts {
             max_attempts: 4,
             extra: vec![],
             base_url_is_runner: false,
+            inbox: None,
         }
     }
 }
@@ -122,7 +126,7 @@ pub async fn start(opts: Opts) -> Env {
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
     };
-    let runner = local_runner::start(settings, policy, port)
+    let runner = local_runner::start_with(settings, policy, port, opts.inbox.clone())
         .await
         .unwrap_or_else(|e| panic!("starting the local runner: {e:#}"));
     let inbox = Inbox::mount(&hubspot).await;

@@ -258,7 +258,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         settings: e.runner.app.settings.clone(),
         records: e.runner.app.records.clone(),
         slack: e.runner.app.slack.clone(),
-        hubspot: e.runner.app.hubspot.clone(),
+        inbox: e.runner.app.inbox.clone(),
         queue: std::sync::Arc::new(SqsQueue::new(sqs.clone(), slow_q.clone())),
         clock: e.runner.app.clock.clone(),
     };

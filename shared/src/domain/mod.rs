@@ -1,6 +1,8 @@
 //! Plain domain types shared by the flows: installs, thread mappings, identities.
 
+mod conversation;
 mod files;
+pub use conversation::*;
 pub use files::SlackFile;
 
 use crate::support::secret::Secret;

@@ -398,7 +398,7 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
                 response_url: response_url.clone().unwrap_or_default(),
             },
             // Home tab settings: who may change them is decided by the job.
-            id if crate::flows::home::is_home_action(id) => Job::HomeAction {
+            id if crate::chat::blocks::home::is_home_action(id) => Job::HomeAction {
                 team_id: team_id.clone(),
                 user_id: user_id.clone(),
                 action_id: action.action_id.clone(),

@@ -112,7 +112,7 @@ pub async fn run(
         let uid = agent.inbox_user_id.as_str();
         let mine =
             crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-                app.hubspot.get_availability(&t, uid).await
+                app.inbox.availability(&t, uid).await
             })
             .await;
         let team_list = app
@@ -146,7 +146,7 @@ pub async fn run(
     let uid = agent.inbox_user_id.as_str();
     if let Err(e) =
         crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-            app.hubspot.set_availability(&t, uid, available).await
+            app.inbox.set_availability(&t, uid, available).await
         })
         .await
     {

@@ -522,7 +522,7 @@ async fn hubspot_callback(app: &App, req: &Request) -> Response {
     }
     let redirect = redirect_uri(app, "/hubspot/oauth/callback");
     let tokens = match app
-        .hubspot
+        .inbox
         .exchange_code(
             client_id,
             &app.settings.hubspot_client_secret,
@@ -534,9 +534,9 @@ async fn hubspot_callback(app: &App, req: &Request) -> Response {
         Ok(t) => t,
         Err(e) => return exchange_failed(app, "HubSpot", &e.to_string()),
     };
-    let portal = match tokens.hub_id.clone() {
+    let portal = match tokens.portal_id.clone() {
         Some(p) => p,
-        None => match app.hubspot.token_hub_id(&tokens.access_token).await {
+        None => match app.inbox.token_portal(&tokens.access_token).await {
             Ok(p) => p,
             Err(e) => return exchange_failed(app, "HubSpot", &e.to_string()),
         },

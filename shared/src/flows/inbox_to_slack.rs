@@ -11,96 +11,26 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::app::App;
-use crate::chat::blocks::card::{Card, Person, ACTION_REPLY_IN_INBOX, MAX_TEXT};
+use crate::chat::blocks::card::{Card, Person, ACTION_REPLY_IN_INBOX};
+use crate::chat::blocks::messages::{sender_name, thread_text};
 use crate::chat::slack::SlackError;
-use crate::chat::text as slack_text;
-use crate::domain::{InboxRoute, Install, InstallStatus, ThreadMap};
-use crate::inbox::hubspot::{HubSpotError, Message, Thread};
+use crate::domain::{
+    Conversation, Direction, InboxError, InboxRoute, Install, InstallStatus, Message, ThreadMap,
+};
 use crate::queue::JobError;
-use crate::services::agents::user_id_of_actor;
 use crate::services::failures::{hubspot_failure, slack_failure};
 use crate::services::links::inbox_link;
 use crate::support::secret::Secret;
 
-/// HubSpot's channel id for live chat (contracts/hubspot.md); only these are posted.
-pub const LIVE_CHAT_CHANNEL: &str = "1000";
 const LEASE_SECS: i64 = 60;
 
 fn is_from_slack(app: &App, m: &Message) -> bool {
-    match (&m.client, &app.settings.hubspot_app_id) {
-        (Some(c), Some(ours)) => {
-            c.client_type.as_deref() == Some("INTEGRATION")
-                && c.integration_app_id.as_deref() == Some(ours.as_str())
-        }
+    match (&m.sent_by_app, &app.settings.hubspot_app_id) {
+        (Some(app_id), Some(ours)) => app_id == ours,
         _ => false,
-    }
-}
-
-fn sender_name(m: &Message) -> String {
-    m.senders
-        .iter()
-        .find_map(|s| s.name.clone().filter(|n| !n.trim().is_empty()))
-        .unwrap_or_else(|| {
-            if m.direction.as_deref() == Some("INCOMING") {
-                "Visitor".into()
-            } else {
-                "Agent".into()
-            }
-        })
-}
-
-/// The text of one mirrored message (escaped, cut to Slack's limit).
-pub fn thread_text(m: &Message, inbox_url: &str) -> String {
-    let who = slack_text::escape(&sender_name(m));
-    let label = if m.type_ == "COMMENT" {
-        format!(":lock: *{who}* _(internal note, not seen by the visitor)_")
-    } else if m.direction.as_deref() == Some("OUTGOING") {
-        format!("*{who}* _(sent from the inbox)_")
-    } else {
-        format!("*{who}*")
-    };
-    let (body, cut) =
-        slack_text::escape_and_truncate(m.text.as_deref().unwrap_or(""), MAX_TEXT - 300);
-    let mut out = format!("{label}: {body}");
-    if cut {
-        out.push_str(&format!(
-            " <{inbox_url}|(read the whole message in the inbox)>"
-        ));
-    }
-    for a in &m.attachments {
-        let name = a
-            .get("name")
-            .or_else(|| a.get("fileName"))
-            .and_then(Value::as_str)
-            .unwrap_or("attachment");
-        let url = a.get("url").and_then(Value::as_str).unwrap_or("");
-        let mut name = slack_text::escape(name).replace('|', "¦");
-        if let Some(n) = a.get("size").and_then(Value::as_u64) {
-            name.push_str(&format!(" ({})", human_size(n)));
-        }
-        // A link's URL may not carry `|` or `>` (they end the token): only plain http(s) URLs.
-        if (url.starts_with("https://") || url.starts_with("http://"))
-            && !url.contains(['|', '>', '<', ' '])
-        {
-            out.push_str(&format!("\n:paperclip: <{url}|{name}>"));
-        } else {
-            out.push_str(&format!("\n:paperclip: {name} (open it in the inbox)"));
-        }
-    }
-    out
-}
-
-/// "512 B", "48 KB", "1.2 MB".
-pub fn human_size(bytes: u64) -> String {
-    const KB: u64 = 1024;
-    const MB: u64 = 1024 * 1024;
-    match bytes {
-        b if b < KB => format!("{b} B"),
-        b if b < MB => format!("{} KB", (b + KB / 2) / KB),
-        b => format!("{:.1} MB", b as f64 / MB as f64),
     }
 }
 
@@ -110,20 +40,14 @@ pub fn human_size(bytes: u64) -> String {
 async fn with_sizes(app: &App, token: &Secret, m: &Message) -> Message {
     let mut m = m.clone();
     for a in m.attachments.iter_mut() {
-        if a.get("size").is_some() {
+        if a.size.is_some() {
             continue;
         }
-        let id = match a.get("fileId") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => continue,
+        let Some(id) = a.file_id.clone() else {
+            continue;
         };
-        match app.hubspot.file_size(token, &id).await {
-            Ok(Some(n)) => {
-                if let Some(o) = a.as_object_mut() {
-                    o.insert("size".into(), json!(n));
-                }
-            }
+        match app.inbox.file_size(token, &id).await {
+            Ok(Some(n)) => a.size = Some(n),
             Ok(None) => {}
             Err(e) => tracing::debug!(error = %e, "attachment size not read"),
         }
@@ -135,23 +59,20 @@ async fn person(
     app: &App,
     token: &Secret,
     portal: &str,
-    actor: &str,
+    uid: &str,
 ) -> Result<Option<Person>, JobError> {
-    let Some(uid) = user_id_of_actor(actor) else {
-        return Ok(None);
-    };
     let owner = app
-        .hubspot
-        .owner_by_user_id(token, &uid)
+        .inbox
+        .agent_by_user_id(token, uid)
         .await
         .map_err(hubspot_failure)?;
     let mapped = app
         .records
-        .user_for_inbox(portal, &uid)
+        .user_for_inbox(portal, uid)
         .await
         .map_err(|e| JobError::retry(e.to_string()))?;
     Ok(Some(Person {
-        user_id: Some(uid.clone()),
+        user_id: Some(uid.to_string()),
         name: owner
             .as_ref()
             .map(|o| o.display_name())
@@ -165,21 +86,19 @@ async fn build_card(
     app: &App,
     token: &Secret,
     portal: &str,
-    thread: &Thread,
+    thread: &Conversation,
     messages: &[Message],
 ) -> Result<Card, JobError> {
-    let first = messages
-        .iter()
-        .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"));
-    let assignee = match thread.assigned_to.as_deref().filter(|a| !a.is_empty()) {
-        Some(a) => person(app, token, portal, a).await?,
+    let first = messages.iter().find(|m| m.is_from_visitor());
+    let assignee = match thread.assignee_user_id.as_deref() {
+        Some(uid) => person(app, token, portal, uid).await?,
         None => None,
     };
-    let contact_owner = match thread.associated_contact_id.as_deref() {
-        Some(c) => match app.hubspot.contact_owner_id(token, c).await {
+    let contact_owner = match thread.contact_id.as_deref() {
+        Some(c) => match app.inbox.contact_owner_id(token, c).await {
             Ok(Some(owner_id)) => app
-                .hubspot
-                .owner_by_id(token, &owner_id)
+                .inbox
+                .agent_by_id(token, &owner_id)
                 .await
                 .map_err(hubspot_failure)?
                 .map(|o| o.display_name()),
@@ -200,16 +119,16 @@ async fn build_card(
             .map(|a| a.available),
         None => None,
     };
-    let chat: Vec<&Message> = messages.iter().filter(|m| m.type_ == "MESSAGE").collect();
+    let chat: Vec<&Message> = messages.iter().filter(|m| m.is_chat()).collect();
     let last_reply = chat
         .last()
         .map(|m| (sender_name(m), m.created_at_ms.div_euclid(1000)));
     let first_in = chat
         .iter()
-        .find(|m| m.direction.as_deref() == Some("INCOMING"));
+        .find(|m| m.direction == Some(Direction::FromVisitor));
     let first_out = chat
         .iter()
-        .find(|m| m.direction.as_deref() == Some("OUTGOING"));
+        .find(|m| m.direction == Some(Direction::FromAgent));
     let first_response_secs = match (first_in, first_out) {
         (Some(i), Some(o)) if o.created_at_ms >= i.created_at_ms && i.created_at_ms > 0 => {
             Some((o.created_at_ms - i.created_at_ms) / 1000)
@@ -223,7 +142,7 @@ async fn build_card(
         thread_id: thread.id.clone(),
         first_message: first.and_then(|m| m.text.clone()).unwrap_or_default(),
         visitor: first.map(sender_name).unwrap_or_else(|| "Visitor".into()),
-        status: thread.status.clone(),
+        status: thread.status.as_str().to_string(),
         // The Conversations API gives no page URL (contracts/hubspot.md): shown when known.
         page: None,
         assignee,
@@ -311,12 +230,12 @@ async fn sync_locked(
     // The first inbox call: on a 401 the token is refreshed and the call made once more.
     let mut token = token.clone();
     let thread = match crate::services::tokens::call(app, portal, &mut token, move |t| async move {
-        app.hubspot.get_thread(&t, thread_id).await
+        app.inbox.conversation(&t, thread_id).await
     })
     .await
     {
         Ok(t) => t,
-        Err(HubSpotError::NotFound) => {
+        Err(InboxError::NotFound) => {
             tracing::info!(
                 portal,
                 conversation = thread_id,
@@ -332,11 +251,11 @@ async fn sync_locked(
         .await
         .map_err(store_err)?;
     if existing.is_none() {
-        if thread.original_channel_id.as_deref() != Some(LIVE_CHAT_CHANNEL) {
+        if !thread.live_chat {
             tracing::info!(
                 portal,
                 conversation = thread_id,
-                channel = thread.original_channel_id.as_deref().unwrap_or("unknown"),
+                channel = %thread.channel,
                 reason = "not a live chat",
                 "conversation not posted"
             );
@@ -353,8 +272,8 @@ async fn sync_locked(
         }
     }
     let messages = app
-        .hubspot
-        .list_messages(&token, thread_id)
+        .inbox
+        .messages(&token, thread_id)
         .await
         .map_err(hubspot_failure)?;
     let card = build_card(app, &token, portal, &thread, &messages).await?;
@@ -392,7 +311,7 @@ async fn sync_locked(
             let channel = target.as_str();
             let first_id = messages
                 .iter()
-                .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"))
+                .find(|m| m.is_from_visitor())
                 .map(|m| m.id.clone());
             let map = ThreadMap {
                 portal_id: portal.to_string(),
@@ -479,7 +398,7 @@ async fn sync_locked(
     let inbox_url = inbox_link(app, portal, thread_id);
     for m in &messages {
         // Visitor and agent messages, and internal notes (COMMENT, marked as such).
-        if !(m.type_ == "MESSAGE" || m.type_ == "COMMENT") || done.contains(&m.id) {
+        if !(m.is_chat() || m.is_note()) || done.contains(&m.id) {
             continue;
         }
         if is_from_slack(app, m) {
@@ -588,7 +507,7 @@ async fn follow_inbox_move(
     install: &Install,
     bot: &Secret,
     card: &Card,
-    thread: &crate::inbox::hubspot::Thread,
+    thread: &Conversation,
     map: ThreadMap,
     to: Destination<'_>,
 ) -> Result<ThreadMap, JobError> {
@@ -824,18 +743,4 @@ pub async fn delete_conversation(
         "conversation removed from Slack"
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_as_people_say_them() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1024), "1 KB");
-        assert_eq!(human_size(48_213), "47 KB");
-        assert_eq!(human_size(1_258_291), "1.2 MB");
-    }
 }

@@ -8,8 +8,8 @@ use crate::chat::blocks::card::parse_claim_value;
 use crate::chat::slack::FileFetchError;
 use crate::chat::text as slack_text;
 use crate::domain::SlackFile;
+use crate::domain::{InboxError, Message, OutgoingMessage, Participant, Status};
 use crate::domain::{Install, UserMap};
-use crate::inbox::hubspot::{HubSpotError, OutgoingMessage, Participant};
 use crate::queue::JobError;
 use crate::services::agents::{inbox_user_for, live_install};
 use crate::services::failures::{hubspot_failure, slack_failure};
@@ -139,12 +139,12 @@ async fn carry_files(
         let (name, mime) = (f.name.as_str(), f.mimetype.as_deref());
         let uploaded = crate::services::tokens::call(app, &install.portal_id, hs, |t| {
             let data = data.clone();
-            async move { app.hubspot.upload_file(&t, name, mime, data).await }
+            async move { app.inbox.upload_file(&t, name, mime, data).await }
         })
         .await;
         match uploaded {
             Ok(id) => out.uploaded.push((id, f.name.clone())),
-            Err(e) if e.is_retryable() || matches!(e, HubSpotError::Unauthorized) => {
+            Err(e) if e.is_retryable() || matches!(e, InboxError::Unauthorized) => {
                 return Err(hubspot_failure(e))
             }
             Err(e) => {
@@ -152,7 +152,7 @@ async fn carry_files(
                 out.unsent.push(unsent(
                     &f.name,
                     match e {
-                        HubSpotError::Api { status: 403, .. } => "the HubSpot connection may not upload files (reconnect HubSpot to grant the files permission)".to_string(),
+                        InboxError::Api { status: 403, .. } => "the HubSpot connection may not upload files (reconnect HubSpot to grant the files permission)".to_string(),
                         _ => "the inbox did not accept it".to_string(),
                     },
                 ));
@@ -264,16 +264,12 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
     }
     let portal_id = install.portal_id.as_str();
     let messages = crate::services::tokens::call(app, portal_id, &mut hs, move |t| async move {
-        app.hubspot.list_messages(&t, thread_id).await
+        app.inbox.messages(&t, thread_id).await
     })
     .await
     .map_err(hubspot_failure)?;
     // Reply on the conversation's own channel, to the visitor of its latest incoming message.
-    let Some(last_in) = messages
-        .iter()
-        .rev()
-        .find(|m| m.type_ == "MESSAGE" && m.direction.as_deref() == Some("INCOMING"))
-    else {
+    let Some(last_in) = messages.iter().rev().find(|m| m.is_from_visitor()) else {
         return Err(JobError::Fatal(
             "the conversation has no visitor message to reply to".into(),
         ));
@@ -281,8 +277,8 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
     let recipients: Vec<Participant> = last_in
         .senders
         .iter()
-        .filter(|s| s.actor_id.is_some())
-        .map(Participant::as_recipient)
+        .filter(|s| s.id.is_some())
+        .cloned()
         .collect();
     let Carried {
         uploaded,
@@ -304,23 +300,18 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
             .join(", ")
     };
     let mut msg = OutgoingMessage {
-        type_: if is_note { "COMMENT" } else { "MESSAGE" }.into(),
+        note: is_note,
         text,
         rich_text: None,
-        sender_actor_id: format!("A-{}", agent.inbox_user_id),
-        channel_id: last_in.channel_id.clone().unwrap_or_default(),
-        channel_account_id: last_in.channel_account_id.clone().unwrap_or_default(),
+        agent_user_id: agent.inbox_user_id.clone(),
+        reply_route: last_in.reply_route.clone(),
         // An internal note goes to nobody.
         recipients: if is_note { vec![] } else { recipients },
-        // Uploaded files go by id (the send-message spec: `{type: FILE, fileId}`).
-        attachments: uploaded
-            .iter()
-            .map(|(id, _)| json!({"type": "FILE", "fileId": id}))
-            .collect(),
+        file_ids: uploaded.iter().map(|(id, _)| id.clone()).collect(),
     };
     let mut sent = send(app, portal_id, &mut hs, thread_id, &msg).await;
-    if let Err(HubSpotError::Api { category, .. }) = &sent {
-        if !msg.attachments.is_empty() {
+    if let Err(InboxError::Api { category, .. }) = &sent {
+        if !msg.file_ids.is_empty() {
             // The inbox refused the message with its files: the text still goes, the files
             // are told as not sent.
             tracing::warn!(portal, conversation = thread_id, team, category = %category, "the inbox refused a reply with files");
@@ -331,7 +322,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
                 tell(app, &install, r, &unsent_text(&unsent, false, &link)).await;
                 return Ok(());
             }
-            msg.attachments.clear();
+            msg.file_ids.clear();
             msg.text = body.clone();
             sent = send(app, portal_id, &mut hs, thread_id, &msg).await;
         }
@@ -341,7 +332,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         .record_message(portal, thread_id, &sent.id, ts, "slack")
         .await
         .map_err(store_err)?;
-    tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, sender = %msg.sender_actor_id, note = is_note, files = msg.attachments.len(), "reply delivered to the inbox");
+    tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, agent_user = %msg.agent_user_id, note = is_note, files = msg.file_ids.len(), "reply delivered to the inbox");
     if !unsent.is_empty() {
         tell(app, &install, r, &unsent_text(&unsent, has_text, &link)).await;
     }
@@ -363,9 +354,9 @@ async fn send(
     hs: &mut Secret,
     thread_id: &str,
     msg: &OutgoingMessage,
-) -> Result<crate::inbox::hubspot::Message, HubSpotError> {
+) -> Result<Message, InboxError> {
     crate::services::tokens::call(app, portal, hs, move |t| async move {
-        app.hubspot.send_message(&t, thread_id, msg).await
+        app.inbox.send(&t, thread_id, msg).await
     })
     .await
 }
@@ -492,7 +483,7 @@ pub async fn claim(
     // The inbox's own record decides, not only the button's text.
     let uid = inbox_user.as_str();
     let owner = crate::services::tokens::call(app, &portal, &mut hs, move |t| async move {
-        app.hubspot.owner_by_user_id(&t, uid).await
+        app.inbox.agent_by_user_id(&t, uid).await
     })
     .await
     .map_err(hubspot_failure)?;
@@ -560,10 +551,10 @@ pub async fn set_status(
         respond("Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.".into()).await;
         return Ok(None);
     }
-    let status = if close { "CLOSED" } else { "OPEN" };
-    let (p, t) = (portal.as_str(), thread_id.as_str());
+    let status = if close { Status::Closed } else { Status::Open };
+    let (p, t, st) = (portal.as_str(), thread_id.as_str(), &status);
     let res = crate::services::tokens::call(app, p, &mut hs, move |tok| async move {
-        app.hubspot.update_thread_status(&tok, t, status).await
+        app.inbox.set_status(&tok, t, st).await
     })
     .await;
     if let Err(e) = res {
@@ -578,7 +569,7 @@ pub async fn set_status(
         .await;
         return Ok(None);
     }
-    tracing::info!(portal = %portal, conversation = %thread_id, team, slack_user = user, status, "conversation status changed from Slack");
+    tracing::info!(portal = %portal, conversation = %thread_id, team, slack_user = user, status = status.as_str(), "conversation status changed from Slack");
     Ok(Some(CardChanged {
         portal_id: portal,
         thread_id,

@@ -1,3 +1,102 @@
-//! The inbox side.
+//! The inbox side: the `Inbox` port the flows use, in the domain's words, with HubSpot's
+//! Conversations Inbox as its adapter (`hubspot`) and an in-memory inbox (`memory`) that the
+//! flow tests run against.
+//!
+//! `token` is the portal's credential as the install holds it (a private-app token or an
+//! OAuth access token); `services::tokens` refreshes it and calls again on `Unauthorized`.
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    Agent, Conversation, InboxError, InboxInfo, InboxTokens, Message, OutgoingMessage, Status,
+};
+use crate::support::secret::Secret;
 
 pub mod hubspot;
+pub mod memory;
+
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    // Conversations
+    async fn conversation(&self, token: &Secret, id: &str) -> Result<Conversation, InboxError>;
+    /// Every message of a conversation, oldest first, each once.
+    async fn messages(
+        &self,
+        token: &Secret,
+        conversation: &str,
+    ) -> Result<Vec<Message>, InboxError>;
+    /// Sends a reply or a note; answers the message as the inbox stored it.
+    async fn send(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        msg: &OutgoingMessage,
+    ) -> Result<Message, InboxError>;
+    async fn set_status(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        status: &Status,
+    ) -> Result<(), InboxError>;
+    /// The portal's inboxes that are not archived, by name.
+    async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError>;
+
+    // Agents and contacts
+    async fn agent_by_user_id(
+        &self,
+        token: &Secret,
+        user_id: &str,
+    ) -> Result<Option<Agent>, InboxError>;
+    async fn agent_by_email(
+        &self,
+        token: &Secret,
+        email: &str,
+    ) -> Result<Option<Agent>, InboxError>;
+    /// By the agent's id as an owner (what a contact's owner names).
+    async fn agent_by_id(&self, token: &Secret, id: &str) -> Result<Option<Agent>, InboxError>;
+    /// The owner id of a contact; None for no owner, or an id that is no contact.
+    async fn contact_owner_id(
+        &self,
+        token: &Secret,
+        contact_id: &str,
+    ) -> Result<Option<String>, InboxError>;
+    /// Some(true) available, Some(false) away, None unknown.
+    async fn availability(&self, token: &Secret, user_id: &str)
+        -> Result<Option<bool>, InboxError>;
+    async fn set_availability(
+        &self,
+        token: &Secret,
+        user_id: &str,
+        available: bool,
+    ) -> Result<(), InboxError>;
+
+    // Files
+    /// Stores a file for a later `OutgoingMessage::file_ids`; answers its id.
+    async fn upload_file(
+        &self,
+        token: &Secret,
+        name: &str,
+        mimetype: Option<&str>,
+        data: bytes::Bytes,
+    ) -> Result<String, InboxError>;
+    /// A stored file's size in bytes; None when unknown or gone.
+    async fn file_size(&self, token: &Secret, file_id: &str) -> Result<Option<u64>, InboxError>;
+
+    // Authorization (OAuth installs)
+    async fn exchange_code(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        redirect_uri: &str,
+        code: &str,
+    ) -> Result<InboxTokens, InboxError>;
+    /// A refresh; an answer without a refresh token keeps the one passed in.
+    async fn refresh(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<InboxTokens, InboxError>;
+    /// The portal an access token belongs to.
+    async fn token_portal(&self, access_token: &Secret) -> Result<String, InboxError>;
+}

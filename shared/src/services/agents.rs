@@ -40,7 +40,7 @@ pub async fn inbox_user_for(
     let addr = email.as_str();
     let Some(owner) =
         crate::services::tokens::call(app, &install.portal_id, &mut hs, move |t| async move {
-            app.hubspot.owner_by_email(&t, addr).await
+            app.inbox.agent_by_email(&t, addr).await
         })
         .await
         .map_err(hubspot_failure)?

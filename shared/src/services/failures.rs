@@ -5,21 +5,21 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::chat::slack::SlackError;
+use crate::domain::InboxError;
 use crate::domain::{Install, InstallStatus};
-use crate::inbox::hubspot::HubSpotError;
 use crate::queue::JobError;
 
 /// Maps a HubSpot failure to what the queue should do.
-pub fn hubspot_failure(e: HubSpotError) -> JobError {
+pub fn hubspot_failure(e: InboxError) -> JobError {
     match e {
         // The Node SDK waits 10 s per attempt on the ten-second policy (contracts/hubspot.md).
-        HubSpotError::RateLimited { .. } => JobError::Retry {
+        InboxError::RateLimited { .. } => JobError::Retry {
             reason: e.to_string(),
             after: Some(Duration::from_secs(10)),
         },
         // A call not wrapped in `tokens::call` met an expired or revoked token: the job's
         // next attempt refreshes it on its first (wrapped) call.
-        HubSpotError::Unauthorized => JobError::retry(e.to_string()),
+        InboxError::Unauthorized => JobError::retry(e.to_string()),
         e if e.is_retryable() => JobError::retry(e.to_string()),
         e => JobError::Fatal(e.to_string()),
     }

@@ -14,8 +14,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::app::App;
+use crate::domain::InboxError;
 use crate::domain::{HubSpotAuth, Install};
-use crate::inbox::hubspot::HubSpotError;
 use crate::queue::JobError;
 use crate::store::StoreError;
 use crate::support::secret::Secret;
@@ -33,7 +33,7 @@ pub enum RefreshError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("hubspot token refresh failed: {0}")]
-    HubSpot(HubSpotError),
+    HubSpot(InboxError),
     /// HubSpot refused the refresh token: the app was uninstalled from the portal.
     #[error("hubspot refused the refresh token; the portal was disconnected")]
     Revoked,
@@ -102,13 +102,13 @@ pub async fn call<T, F, Fut>(
     portal: &str,
     token: &mut Secret,
     f: F,
-) -> Result<T, HubSpotError>
+) -> Result<T, InboxError>
 where
     F: Fn(Secret) -> Fut,
-    Fut: Future<Output = Result<T, HubSpotError>>,
+    Fut: Future<Output = Result<T, InboxError>>,
 {
     match f(token.clone()).await {
-        Err(HubSpotError::Unauthorized) => {}
+        Err(InboxError::Unauthorized) => {}
         other => return other,
     }
     tracing::info!(portal, "hubspot rejected the token (401); refreshing it");
@@ -124,7 +124,7 @@ where
         }
         Err(e) => {
             tracing::warn!(portal, error = %e, "hubspot token not refreshed after a 401");
-            Err(HubSpotError::Unauthorized)
+            Err(InboxError::Unauthorized)
         }
     }
 }
@@ -233,7 +233,7 @@ async fn refresh_locked(
         .as_deref()
         .ok_or(RefreshError::NotConfigured)?;
     let tokens = match app
-        .hubspot
+        .inbox
         .refresh(
             client_id,
             &app.settings.hubspot_client_secret,
@@ -244,7 +244,7 @@ async fn refresh_locked(
         Ok(t) => t,
         // HubSpot's answer to a refresh token that was revoked (the app uninstalled from
         // the portal): HTTP 400 with status BAD_REFRESH_TOKEN (classified into `category`).
-        Err(HubSpotError::Api { category, .. }) if category == "BAD_REFRESH_TOKEN" => {
+        Err(InboxError::Api { category, .. }) if category == "BAD_REFRESH_TOKEN" => {
             return Err(RefreshError::Revoked)
         }
         Err(e) => return Err(RefreshError::HubSpot(e)),
@@ -318,7 +318,7 @@ mod tests {
             JobError::Retry { .. }
         ));
         assert!(matches!(
-            RefreshError::HubSpot(HubSpotError::Server { status: 502 }).into_job_error(),
+            RefreshError::HubSpot(InboxError::Server { status: 502 }).into_job_error(),
             JobError::Retry { .. }
         ));
         assert!(matches!(

@@ -105,33 +105,6 @@ impl Response {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_params_decode() {
-        let r = Request {
-            method: Method::GET,
-            path: "/x".into(),
-            query: Some("code=a%2Fb&state=s+t".into()),
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        };
-        let q = r.query_params();
-        assert_eq!(q.get("code").map(String::as_str), Some("a/b"));
-        assert_eq!(q.get("state").map(String::as_str), Some("s t"));
-    }
-
-    #[test]
-    fn error_body_is_json() {
-        let r = Response::error(StatusCode::BAD_REQUEST, "bad \"json\"");
-        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-        assert_eq!(v["error"], "bad \"json\"");
-        assert_eq!(r.header("Content-Type"), Some("application/json"));
-    }
-}
-
 pub fn error_chain(e: reqwest::Error) -> String {
     use std::error::Error as _;
     let mut text = e.to_string();
@@ -158,5 +131,32 @@ pub fn describe_json_error(e: &serde_json::Error) -> String {
             e.line(),
             e.column()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        let r = Request {
+            method: Method::GET,
+            path: "/x".into(),
+            query: Some("code=a%2Fb&state=s+t".into()),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        let q = r.query_params();
+        assert_eq!(q.get("code").map(String::as_str), Some("a/b"));
+        assert_eq!(q.get("state").map(String::as_str), Some("s t"));
+    }
+
+    #[test]
+    fn error_body_is_json() {
+        let r = Response::error(StatusCode::BAD_REQUEST, "bad \"json\"");
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"], "bad \"json\"");
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
     }
 }

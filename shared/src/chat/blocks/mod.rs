@@ -1,3 +1,5 @@
 //! Block Kit, built apart from the calls that send it: the notification card, the Home tab.
 
 pub mod card;
+pub mod home;
+pub mod messages;

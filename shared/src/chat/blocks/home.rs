@@ -1,0 +1,382 @@
+//! The Home tab's Block Kit: the connection, its health and, for those who may change them,
+//! the settings (contracts/slack.md: a view holds at most 100 blocks).
+
+use serde_json::{json, Value};
+
+use crate::chat::text::escape;
+use crate::domain::{Install, InstallSource, InstallStatus};
+
+pub const ACTION_CHANNEL: &str = "home_channel";
+
+pub const ACTION_NOTIFICATIONS: &str = "home_notifications";
+
+pub const ACTION_DISCONNECT: &str = "home_disconnect";
+
+/// Routing by inbox: the select of inbox N has action id `home_route:N`.
+pub const ACTION_ROUTE_PREFIX: &str = "home_route:";
+
+/// At most this many inboxes are listed (a Home tab holds at most 100 blocks).
+const MAX_ROUTED_INBOXES: usize = 40;
+
+pub fn is_home_action(action_id: &str) -> bool {
+    matches!(
+        action_id,
+        ACTION_CHANNEL | ACTION_NOTIFICATIONS | ACTION_DISCONNECT
+    ) || action_id.starts_with(ACTION_ROUTE_PREFIX)
+}
+
+/// What the "Channels by inbox" section shows: the portal's inboxes (or why they could not
+/// be listed) and the routes set.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    pub inboxes: Result<Vec<crate::domain::InboxInfo>, String>,
+    pub routes: Vec<crate::domain::InboxRoute>,
+}
+
+fn routing_blocks(r: &Routing, default_channel: Option<&str>) -> Vec<Value> {
+    let default = match default_channel {
+        Some(c) => format!("<#{c}>"),
+        None => "the notification channel".into(),
+    };
+    let mut blocks = vec![json!({"type": "section", "text": mrkdwn(format!(
+        "*Channels by inbox*\nEach HubSpot inbox can post to its own channel; the others use {default}. Pick {default} again to send an inbox back to it. A conversation moved to another inbox follows it, with a note in its old thread."
+    ))})];
+    let inboxes = match &r.inboxes {
+        Ok(i) => i,
+        Err(e) => {
+            blocks.push(json!({"type": "context", "elements": [mrkdwn(format!(
+                ":warning: The inboxes could not be listed ({}); try again later.", escape(e)
+            ))]}));
+            return blocks;
+        }
+    };
+    if inboxes.is_empty() {
+        blocks
+            .push(json!({"type": "context", "elements": [mrkdwn("No inboxes found in HubSpot.")]}));
+    }
+    for inbox in inboxes.iter().take(MAX_ROUTED_INBOXES) {
+        let route = r.routes.iter().find(|x| x.inbox_id == inbox.id);
+        let now = match route {
+            Some(x) => format!("<#{}>", x.channel_id),
+            None => format!("{default} (default)"),
+        };
+        let name = if inbox.name.is_empty() {
+            format!("Inbox {}", inbox.id)
+        } else {
+            inbox.name.clone()
+        };
+        let mut select = json!({
+            "type": "conversations_select",
+            "action_id": format!("{ACTION_ROUTE_PREFIX}{}", inbox.id),
+            "placeholder": plain("Pick a channel"),
+            "filter": {"include": ["public", "private"], "exclude_bot_users": true, "exclude_external_shared_channels": true}
+        });
+        if let Some(c) = route
+            .map(|x| &x.channel_id)
+            .or(default_channel.map(str::to_string).as_ref())
+        {
+            select["initial_conversation"] = json!(c);
+        }
+        blocks.push(json!({
+            "type": "section",
+            "text": mrkdwn(format!("*{}*\n{now}", escape(&crate::chat::text::truncate_chars(&name, 150).0))),
+            "accessory": select
+        }));
+    }
+    if inboxes.len() > MAX_ROUTED_INBOXES {
+        blocks.push(json!({"type": "context", "elements": [mrkdwn(format!(
+            "{} more inboxes are not listed here; they use the default channel.",
+            inboxes.len() - MAX_ROUTED_INBOXES
+        ))]}));
+    }
+    blocks
+}
+
+/// Epoch seconds as `YYYY-MM-DD HH:MM UTC` (the fallback of Slack's `<!date>`).
+pub fn utc(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+fn date(ts: i64) -> String {
+    format!("<!date^{ts}^{{date_short_pretty}} at {{time}}|{}>", utc(ts))
+}
+
+pub fn mrkdwn(text: impl Into<String>) -> Value {
+    json!({"type": "mrkdwn", "text": text.into()})
+}
+
+pub fn plain(text: &str) -> Value {
+    json!({"type": "plain_text", "text": text})
+}
+
+/// The Home tab. `install` None: this workspace is not connected (any more).
+pub fn view(
+    install: Option<&Install>,
+    manage: bool,
+    notice: Option<&str>,
+    install_url: &str,
+    routing: Option<&Routing>,
+) -> Value {
+    let mut blocks = vec![json!({"type": "header", "text": plain("HubSpot inbox → Slack")})];
+    if let Some(n) = notice {
+        blocks
+            .push(json!({"type": "section", "text": mrkdwn(format!(":information_source: {n}"))}));
+    }
+    let Some(i) = install.filter(|i| i.status != InstallStatus::Inactive) else {
+        blocks.push(json!({"type": "section", "text": mrkdwn(format!(
+            "This workspace is not connected to a HubSpot inbox. To connect one, open <{install_url}|the install page>."
+        ))}));
+        return json!({"type": "home", "blocks": blocks});
+    };
+    let channel = match &i.channel_id {
+        Some(c) => format!("<#{c}>"),
+        None => "_none yet_".into(),
+    };
+    let status = match &i.status {
+        InstallStatus::Active if i.channel_id.is_some() && i.notifications_on => {
+            ":large_green_circle: Working".to_string()
+        }
+        InstallStatus::Active if i.channel_id.is_none() => {
+            ":white_circle: Waiting for a channel".to_string()
+        }
+        InstallStatus::Active => ":white_circle: Paused (notifications off)".to_string(),
+        InstallStatus::NeedsAttention { reason } => {
+            format!(":warning: Needs attention: {}", escape(reason))
+        }
+        InstallStatus::Inactive => ":red_circle: Disconnected".to_string(),
+    };
+    blocks.push(json!({"type": "section", "fields": [
+        mrkdwn(format!("*HubSpot portal*\n{}", escape(&i.portal_id))),
+        mrkdwn(format!("*Channel*\n{channel}")),
+        mrkdwn(format!("*Notifications*\n{}", if i.notifications_on { "On" } else { "Off" })),
+        mrkdwn(format!("*Status*\n{status}")),
+        mrkdwn(format!("*Last delivery*\n{}", i.last_delivery_at.map(date).unwrap_or_else(|| "None yet".into()))),
+        mrkdwn(format!("*Last error*\n{}", i.last_error.as_deref().map(|e| escape(&crate::chat::text::truncate_chars(e, 500).0)).unwrap_or_else(|| "None".into()))),
+    ]}));
+    if let Some(p) = &i.pending_channel_id {
+        blocks.push(json!({"type": "section", "text": mrkdwn(format!(
+            ":hourglass_flowing_sand: Waiting for the app to be invited to the private channel <#{p}>: type `/invite` there and add the app. Notifications move there as soon as it is in."
+        ))}));
+    }
+    let installed_by = match &i.installer_user_id {
+        Some(u) => format!("Installed by <@{u}>."),
+        None if i.source == InstallSource::Settings => {
+            "Connected by this deployment's settings (single-workspace mode).".into()
+        }
+        None => "Installed by OAuth.".into(),
+    };
+    blocks.push(json!({"type": "context", "elements": [mrkdwn(installed_by)]}));
+    blocks.push(json!({"type": "divider"}));
+    if !manage {
+        let who = match &i.installer_user_id {
+            Some(u) => format!("<@{u}> or a workspace admin"),
+            None => "A workspace admin".into(),
+        };
+        blocks.push(json!({"type": "context", "elements": [mrkdwn(format!(
+            ":lock: {who} can change these settings."
+        ))]}));
+        return json!({"type": "home", "blocks": blocks});
+    }
+    if i.source == InstallSource::Settings {
+        blocks.push(json!({"type": "section", "text": mrkdwn(
+            "*Notification channel*\nSet by this deployment's settings (`SLACK_CHANNEL_ID`); ask its operator to change it."
+        )}));
+    } else {
+        let mut select = json!({
+            "type": "conversations_select",
+            "action_id": ACTION_CHANNEL,
+            "placeholder": plain("Pick a channel"),
+            "filter": {"include": ["public", "private"], "exclude_bot_users": true, "exclude_external_shared_channels": true}
+        });
+        if let Some(c) = &i.channel_id {
+            select["initial_conversation"] = json!(c);
+        }
+        blocks.push(json!({
+            "type": "section",
+            "block_id": "home_channel_block",
+            "text": mrkdwn("*Notification channel*\nNew live chats are posted here."),
+            "accessory": select
+        }));
+    }
+    let mut buttons = vec![if i.notifications_on {
+        json!({"type": "button", "action_id": ACTION_NOTIFICATIONS, "value": "off", "text": plain("Turn notifications off")})
+    } else {
+        json!({"type": "button", "action_id": ACTION_NOTIFICATIONS, "value": "on", "style": "primary", "text": plain("Turn notifications on")})
+    }];
+    if i.source == InstallSource::OAuth {
+        buttons.push(json!({
+            "type": "button", "action_id": ACTION_DISCONNECT, "value": "disconnect", "style": "danger",
+            "text": plain("Disconnect"),
+            "confirm": {
+                "title": plain("Disconnect from HubSpot?"),
+                "text": mrkdwn("Notifications stop, the app's tokens are revoked and deleted, and the links between chats and Slack threads are removed. You can install again later."),
+                "confirm": plain("Disconnect"),
+                "deny": plain("Cancel"),
+                "style": "danger"
+            }
+        }));
+    }
+    blocks.push(json!({"type": "actions", "block_id": "home_actions", "elements": buttons}));
+    if let Some(r) = routing {
+        blocks.push(json!({"type": "divider"}));
+        blocks.extend(routing_blocks(r, i.channel_id.as_deref()));
+    }
+    json!({"type": "home", "blocks": blocks})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::support::secret::Secret;
+
+    const REFUSED: &str = "Only the installer may change these settings.";
+
+    fn install() -> Install {
+        Install {
+            portal_id: "22761544".into(),
+            team_id: "T1".into(),
+            channel_id: Some("C1".into()),
+            pending_channel_id: None,
+            notifications_on: true,
+            bot_token: Some(Secret::new("xoxb-1")),
+            bot_user_id: Some("UBOT".into()),
+            hubspot: None,
+            status: InstallStatus::Active,
+            source: InstallSource::OAuth,
+            installer_user_id: Some("UADMIN".into()),
+            last_delivery_at: Some(1_764_237_600),
+            last_error: Some("slack <!channel> & co".into()),
+            created_at: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_764_237_600), "2025-11-27 10:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn managers_get_the_controls_and_others_a_read_only_view() {
+        let v = view(
+            Some(&install()),
+            true,
+            None,
+            "https://x/slack/install",
+            None,
+        )
+        .to_string();
+        for s in [
+            "22761544",
+            "<#C1>",
+            "Working",
+            "<!date^1764237600^",
+            "slack &lt;!channel&gt; &amp; co",
+            ACTION_CHANNEL,
+            "\"initial_conversation\":\"C1\"",
+            "Turn notifications off",
+            ACTION_DISCONNECT,
+        ] {
+            assert!(v.contains(s), "{s} in {v}");
+        }
+        let ro = view(Some(&install()), false, Some(REFUSED), "https://x", None).to_string();
+        assert!(ro.contains(REFUSED));
+        assert!(ro.contains("<@UADMIN> or a workspace admin can change"));
+        for s in [ACTION_CHANNEL, ACTION_NOTIFICATIONS, ACTION_DISCONNECT] {
+            assert!(!ro.contains(s), "{s} in {ro}");
+        }
+    }
+
+    #[test]
+    fn settings_installs_cannot_change_channel_or_disconnect() {
+        let mut i = install();
+        i.source = InstallSource::Settings;
+        i.installer_user_id = None;
+        let v = view(Some(&i), true, None, "https://x", None).to_string();
+        assert!(v.contains("SLACK_CHANNEL_ID"));
+        assert!(v.contains(ACTION_NOTIFICATIONS));
+        assert!(!v.contains("conversations_select"));
+        assert!(!v.contains(ACTION_DISCONNECT));
+    }
+
+    #[test]
+    fn inboxes_get_a_channel_select_each_escaped_and_capped() {
+        use crate::domain::InboxInfo;
+        let inbox = |id: &str, name: &str| InboxInfo {
+            id: id.into(),
+            name: name.into(),
+            archived: false,
+        };
+        let routing = Routing {
+            inboxes: Ok(vec![inbox("1", "Sales <!here>"), inbox("2", "")]),
+            routes: vec![crate::domain::InboxRoute {
+                portal_id: "P".into(),
+                inbox_id: "1".into(),
+                channel_id: "C9".into(),
+                set_by: "U".into(),
+                set_at: 0,
+            }],
+        };
+        let v = view(Some(&install()), true, None, "u", Some(&routing)).to_string();
+        assert!(
+            v.contains("home_route:1") && v.contains("home_route:2"),
+            "{v}"
+        );
+        assert!(
+            v.contains("Sales &lt;!here&gt;") && !v.contains("<!here>"),
+            "{v}"
+        );
+        assert!(
+            v.contains("Inbox 2") && v.contains("<#C1> (default)"),
+            "{v}"
+        );
+        assert!(v.contains("\"initial_conversation\":\"C9\""), "{v}");
+        assert!(is_home_action("home_route:1") && !is_home_action("home_routeX"));
+        let many = Routing {
+            inboxes: Ok((0..60).map(|n| inbox(&n.to_string(), "x")).collect()),
+            routes: vec![],
+        };
+        let v = view(Some(&install()), true, None, "u", Some(&many));
+        assert!(
+            v["blocks"].as_array().unwrap().len() <= 100,
+            "Slack's limit"
+        );
+        assert!(v.to_string().contains("20 more inboxes are not listed"));
+        let failed = Routing {
+            inboxes: Err("hubspot 503".into()),
+            routes: vec![],
+        };
+        let v = view(Some(&install()), true, None, "u", Some(&failed)).to_string();
+        assert!(v.contains("could not be listed (hubspot 503)"), "{v}");
+    }
+
+    #[test]
+    fn not_connected_points_at_the_install_page() {
+        let v = view(None, true, None, "https://x/slack/install", None).to_string();
+        assert!(v.contains("not connected"));
+        assert!(v.contains("https://x/slack/install"));
+        let mut i = install();
+        i.status = InstallStatus::Inactive;
+        assert!(view(Some(&i), true, None, "u", None)
+            .to_string()
+            .contains("not connected"));
+    }
+}

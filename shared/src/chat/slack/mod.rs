@@ -1,0 +1,534 @@
+//! Slack Web API client: the handful of methods the bundle uses.
+//!
+//! One `reqwest::Client` is shared per process; this client only holds a clone of it and the
+//! base URL (`https://slack.com/api` in production, a wiremock server in tests). No retries
+//! happen here: errors are classified (`SlackError::is_retryable`) so the caller's queue can
+//! decide. Tokens, Authorization headers, request bodies and URLs are never logged.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::http::{describe_json_error, error_chain};
+use crate::support::secret::Secret;
+
+/// Per-request timeout (connect + response + body).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A file download may take longer than an API call (files up to `reply::MAX_FILE_BYTES`).
+const FILE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Where Slack serves files (`url_private_download`); tests point it at wiremock.
+pub const DEFAULT_SLACK_FILES_URL: &str = "https://files.slack.com";
+
+mod errors;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+pub use errors::*;
+use wire::*;
+pub use wire::{AuthTest, SlackChannel, SlackOAuth, SlackUser};
+
+#[derive(Clone)]
+pub struct SlackApi {
+    http: reqwest::Client,
+    base: String,
+    files_base: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApi")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+impl SlackApi {
+    pub fn new(http: reqwest::Client, base_url: &str) -> Self {
+        SlackApi {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+            files_base: DEFAULT_SLACK_FILES_URL.into(),
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Where shared files are fetched from (`SLACK_FILES_URL`).
+    pub fn with_files_url(mut self, files_url: &str) -> Self {
+        self.files_base = files_url.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// Whether `url` is on Slack's file host, the only place the bot token goes with a file
+    /// request. A prefix match including the `/` after the host, so `files.slack.com.evil`
+    /// and `files.slack.com@evil` do not pass.
+    pub fn is_file_url(&self, url: &str) -> bool {
+        url.strip_prefix(self.files_base.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// GET a shared file's `url_private_download` with the bot token (scope `files:read`), at
+    /// most `max_bytes` of it. `mimetype` is what Slack said the file is: an HTML answer to a
+    /// file that is not HTML is Slack's sign-in page, not the file.
+    pub async fn download_file(
+        &self,
+        token: &Secret,
+        url: &str,
+        mimetype: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<bytes::Bytes, FileFetchError> {
+        if !self.is_file_url(url) {
+            return Err(FileFetchError::ForeignHost);
+        }
+        // reqwest drops the Authorization header if a redirect leaves the host.
+        let mut resp = self
+            .http
+            .get(url)
+            .bearer_auth(token.expose())
+            .timeout(FILE_TIMEOUT)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        tracing::debug!(
+            method = "file download",
+            status = status.as_u16(),
+            "slack answered"
+        );
+        if status.as_u16() == 429 {
+            let retry_after_secs = retry_after(resp.headers());
+            return Err(SlackError::RateLimited { retry_after_secs }.into());
+        }
+        if status.is_server_error() {
+            return Err(SlackError::Server {
+                status: status.as_u16(),
+            }
+            .into());
+        }
+        if !status.is_success() {
+            return Err(FileFetchError::Refused(format!("HTTP {}", status.as_u16())));
+        }
+        let html = |m: &str| m.trim_start().to_ascii_lowercase().starts_with("text/html");
+        let served_html = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(html);
+        if served_html && !mimetype.is_some_and(html) {
+            return Err(FileFetchError::Refused(
+                "a web page instead of the file (the app may lack files:read)".into(),
+            ));
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(FileFetchError::TooLarge { limit: max_bytes });
+        }
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if (buf.len() + chunk.len()) as u64 > max_bytes {
+                return Err(FileFetchError::TooLarge { limit: max_bytes });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    #[cfg(test)]
+    fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!("{}/{}", self.base, method)
+    }
+
+    /// POST {base}/{method} with JSON body and `Authorization: Bearer <token>`; returns the whole
+    /// JSON on ok:true.
+    pub async fn call(
+        &self,
+        method: &str,
+        token: &Secret,
+        body: &Value,
+    ) -> Result<Value, SlackError> {
+        let req = self
+            .http
+            .post(self.url(method))
+            .bearer_auth(token.expose())
+            .json(body);
+        self.execute(method, req).await
+    }
+
+    /// POST form-encoded, for the read methods that take form parameters (users.info,
+    /// conversations.info, ...). Same answer handling as `call`.
+    pub async fn call_form(
+        &self,
+        method: &str,
+        token: &Secret,
+        form: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        let req = self
+            .http
+            .post(self.url(method))
+            .bearer_auth(token.expose())
+            .form(form);
+        self.execute(method, req).await
+    }
+
+    /// chat.postMessage; returns the message `ts`. Always sends `text` (the notification
+    /// fallback) and turns unfurling off; never sends `link_names` or `parse`.
+    pub async fn post_message(
+        &self,
+        token: &Secret,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        blocks: Option<&Value>,
+    ) -> Result<String, SlackError> {
+        let mut body = json!({
+            "channel": channel,
+            "text": text,
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = json!(ts);
+        }
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        let v = self.call("chat.postMessage", token, &body).await?;
+        str_field(&v, "ts")
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Unexpected("chat.postMessage: no ts in response".into()))
+    }
+
+    /// chat.update. With `blocks: None` Slack keeps the message's previous blocks; pass
+    /// `Some(&json!([]))` to remove them.
+    pub async fn update_message(
+        &self,
+        token: &Secret,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<&Value>,
+    ) -> Result<(), SlackError> {
+        let mut body = json!({ "channel": channel, "ts": ts, "text": text });
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        self.call("chat.update", token, &body).await.map(drop)
+    }
+
+    /// chat.postEphemeral.
+    pub async fn post_ephemeral(
+        &self,
+        token: &Secret,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        blocks: Option<&Value>,
+    ) -> Result<(), SlackError> {
+        let mut body = json!({ "channel": channel, "user": user, "text": text });
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = json!(ts);
+        }
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        self.call("chat.postEphemeral", token, &body)
+            .await
+            .map(drop)
+    }
+
+    /// chat.delete; `message_not_found` counts as success (already gone).
+    pub async fn delete_message(
+        &self,
+        token: &Secret,
+        channel: &str,
+        ts: &str,
+    ) -> Result<(), SlackError> {
+        let body = json!({ "channel": channel, "ts": ts });
+        match self.call("chat.delete", token, &body).await {
+            Ok(_) => Ok(()),
+            Err(SlackError::Api { code }) if code == "message_not_found" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// chat.getPermalink: a link to a message (no scope needed).
+    pub async fn permalink(
+        &self,
+        token: &Secret,
+        channel: &str,
+        ts: &str,
+    ) -> Result<String, SlackError> {
+        let v = self
+            .call_form(
+                "chat.getPermalink",
+                token,
+                &[("channel", channel), ("message_ts", ts)],
+            )
+            .await?;
+        parse_field(&v, "permalink", "chat.getPermalink")
+    }
+
+    /// users.info.
+    pub async fn user_info(&self, token: &Secret, user: &str) -> Result<SlackUser, SlackError> {
+        let v = self
+            .call_form("users.info", token, &[("user", user)])
+            .await?;
+        let wire: UserWire = parse_field(&v, "user", "users.info")?;
+        Ok(wire.into_user())
+    }
+
+    /// conversations.info.
+    pub async fn conversation_info(
+        &self,
+        token: &Secret,
+        channel: &str,
+    ) -> Result<SlackChannel, SlackError> {
+        let v = self
+            .call_form("conversations.info", token, &[("channel", channel)])
+            .await?;
+        let wire: ChannelWire = parse_field(&v, "channel", "conversations.info")?;
+        Ok(SlackChannel {
+            id: wire.id,
+            name: wire.name.unwrap_or_default(),
+            is_private: wire.is_private.unwrap_or(false),
+            is_archived: wire.is_archived.unwrap_or(false),
+            is_member: wire.is_member.unwrap_or(false),
+        })
+    }
+
+    /// conversations.join (public channels only).
+    pub async fn join_conversation(&self, token: &Secret, channel: &str) -> Result<(), SlackError> {
+        self.call_form("conversations.join", token, &[("channel", channel)])
+            .await
+            .map(drop)
+    }
+
+    /// views.publish (the Home tab).
+    pub async fn publish_home(
+        &self,
+        token: &Secret,
+        user: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        let body = json!({ "user_id": user, "view": view });
+        self.call("views.publish", token, &body).await.map(drop)
+    }
+
+    /// auth.test.
+    pub async fn auth_test(&self, token: &Secret) -> Result<AuthTest, SlackError> {
+        let v = self.call_form("auth.test", token, &[]).await?;
+        let wire: AuthTestWire = serde_json::from_value(v).map_err(|e| {
+            SlackError::Unexpected(format!("auth.test: {}", describe_json_error(&e)))
+        })?;
+        Ok(AuthTest {
+            team_id: wire.team_id,
+            user_id: wire.user_id,
+            bot_id: wire.bot_id.filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// auth.revoke.
+    pub async fn auth_revoke(&self, token: &Secret) -> Result<(), SlackError> {
+        self.call_form("auth.revoke", token, &[]).await.map(drop)
+    }
+
+    /// oauth.v2.access with HTTP Basic client authentication (form: code, redirect_uri).
+    pub async fn oauth_v2_access(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<SlackOAuth, SlackError> {
+        let req = self
+            .http
+            .post(self.url("oauth.v2.access"))
+            .basic_auth(client_id, Some(client_secret.expose()))
+            .form(&[("code", code), ("redirect_uri", redirect_uri)]);
+        let v = self.execute("oauth.v2.access", req).await?;
+        // The answer holds the token: never put serde's text (which may quote values) in errors.
+        let wire: OAuthWire = serde_json::from_value(v).map_err(|_| {
+            SlackError::Unexpected(
+                "oauth.v2.access: response does not have the expected shape".into(),
+            )
+        })?;
+        let access_token = wire
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| SlackError::Unexpected("oauth.v2.access: no access_token".into()))?;
+        let team = wire.team.unwrap_or_default();
+        let team_id = team
+            .id
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| SlackError::Unexpected("oauth.v2.access: no team.id".into()))?;
+        Ok(SlackOAuth {
+            access_token: Secret::new(access_token),
+            bot_user_id: wire.bot_user_id.unwrap_or_default(),
+            app_id: wire.app_id.unwrap_or_default(),
+            team_id,
+            team_name: team.name.unwrap_or_default(),
+            authed_user_id: wire.authed_user.and_then(|u| u.id).unwrap_or_default(),
+            scope: wire.scope.unwrap_or_default(),
+            incoming_webhook_channel_id: wire
+                .incoming_webhook
+                .and_then(|w| w.channel_id)
+                .filter(|c| !c.is_empty()),
+        })
+    }
+
+    /// POST JSON to a `response_url` (slash commands, interactions). No token: the URL is the
+    /// credential, so it is never logged. 2xx is success unless the body is JSON `ok:false`.
+    pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
+        const WHAT: &str = "response_url";
+        let resp = self
+            .http
+            .post(response_url)
+            .json(body)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        if status.as_u16() == 429 {
+            let retry_after_secs = retry_after(resp.headers());
+            tracing::debug!(method = WHAT, status = 429, "slack rate limited");
+            return Err(SlackError::RateLimited { retry_after_secs });
+        }
+        let bytes = resp.bytes().await.map_err(transport)?;
+        let code = error_code_of(&bytes);
+        tracing::debug!(
+            method = WHAT,
+            status = status.as_u16(),
+            code = code.as_deref(),
+            "slack answered"
+        );
+        if status.is_server_error() {
+            return Err(SlackError::Server {
+                status: status.as_u16(),
+            });
+        }
+        if !status.is_success() {
+            return Err(SlackError::Unexpected(match code {
+                Some(code) => format!("{WHAT}: HTTP {} ({code})", status.as_u16()),
+                None => format!("{WHAT}: HTTP {}", status.as_u16()),
+            }));
+        }
+        if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+            if v.get("ok").and_then(Value::as_bool) == Some(false) {
+                return Err(SlackError::Api {
+                    code: code.unwrap_or_else(|| "unknown_error".into()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a Web API request and classifies the answer.
+    async fn execute(
+        &self,
+        method: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Value, SlackError> {
+        let resp = req.timeout(self.timeout).send().await.map_err(|e| {
+            let err = transport(e);
+            tracing::debug!(method, error = %err, "slack request failed");
+            err
+        })?;
+        let status = resp.status();
+        if status.as_u16() == 429 {
+            let retry_after_secs = retry_after(resp.headers());
+            tracing::debug!(method, status = 429, retry_after_secs, "slack rate limited");
+            return Err(SlackError::RateLimited { retry_after_secs });
+        }
+        if status.is_server_error() {
+            tracing::debug!(method, status = status.as_u16(), "slack server error");
+            return Err(SlackError::Server {
+                status: status.as_u16(),
+            });
+        }
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if !status.is_success() {
+            let code = error_code_of(&bytes);
+            tracing::debug!(
+                method,
+                status = status.as_u16(),
+                code = code.as_deref(),
+                "slack http error"
+            );
+            return Err(SlackError::Unexpected(match code {
+                Some(code) => format!("{method}: HTTP {} ({code})", status.as_u16()),
+                None => format!("{method}: HTTP {}", status.as_u16()),
+            }));
+        }
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| SlackError::Unexpected(format!("{method}: response is not JSON")))?;
+        match v.get("ok").and_then(Value::as_bool) {
+            Some(true) => {
+                tracing::debug!(method, status = status.as_u16(), "slack ok");
+                Ok(v)
+            }
+            Some(false) => {
+                let code = str_field(&v, "error")
+                    .unwrap_or("unknown_error")
+                    .to_string();
+                tracing::debug!(method, status = status.as_u16(), code = %code, "slack api error");
+                Err(SlackError::Api { code })
+            }
+            None => Err(SlackError::Unexpected(format!(
+                "{method}: response has no \"ok\" field"
+            ))),
+        }
+    }
+}
+
+/// A reqwest error as text, without the URL (which may carry a response_url or query), with
+/// its source chain for context.
+fn transport(e: reqwest::Error) -> SlackError {
+    SlackError::Transport(error_chain(e.without_url()))
+}
+
+/// `Retry-After` in seconds; 1 when absent or unparsable (HTTP-date forms included).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1)
+}
+
+/// The Slack error code in a body: JSON `error` field, or a bare code like `expired_url`.
+fn error_code_of(bytes: &[u8]) -> Option<String> {
+    if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+        return str_field(&v, "error").map(str::to_string);
+    }
+    let text = std::str::from_utf8(bytes).ok()?.trim();
+    let looks_like_code = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    (looks_like_code && text != "ok").then(|| text.to_string())
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn parse_field<T: serde::de::DeserializeOwned>(
+    v: &Value,
+    key: &str,
+    method: &str,
+) -> Result<T, SlackError> {
+    let field = v
+        .get(key)
+        .ok_or_else(|| SlackError::Unexpected(format!("{method}: no \"{key}\" in response")))?;
+    T::deserialize(field)
+        .map_err(|e| SlackError::Unexpected(format!("{method}: {}", describe_json_error(&e))))
+}

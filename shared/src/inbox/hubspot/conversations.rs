@@ -1,0 +1,206 @@
+//! Conversations v3: threads, their messages, inboxes, actors; sending and status.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::wire::{
+    de_opt_id, null_default, Actor, InboxWire, MessageWire, OutgoingWire, ThreadWire,
+};
+use super::{parse, segment, HubSpotApi, HubSpotError, MAX_PAGES, PAGE_LIMIT};
+use crate::domain::{Conversation, InboxInfo, Message, OutgoingMessage};
+use crate::support::secret::Secret;
+
+impl HubSpotApi {
+    pub async fn get_thread(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+    ) -> Result<Conversation, HubSpotError> {
+        let url = self.thread_url(thread_id)?;
+        let req = self.http.get(url).bearer_auth(token.expose());
+        let bytes = self.execute("get_thread", req).await?;
+        parse::<ThreadWire>("get_thread", &bytes).map(Conversation::from)
+    }
+
+    /// The portal's inboxes that are not archived (`GET /conversations/v3/conversations/inboxes`,
+    /// `{results: [{id, name, type, archived}], paging}`), following `paging.next.after` up to
+    /// 10 pages, sorted by name.
+    pub async fn list_inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, HubSpotError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default, deserialize_with = "null_default")]
+            results: Vec<InboxWire>,
+            #[serde(default)]
+            paging: Option<serde_json::Value>,
+        }
+        let url = format!("{}/conversations/v3/conversations/inboxes", self.base);
+        let mut inboxes = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10 {
+            let mut query = vec![("limit", PAGE_LIMIT.to_string())];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let req = self
+                .http
+                .get(&url)
+                .bearer_auth(token.expose())
+                .query(&query);
+            let bytes = self.execute("list_inboxes", req).await?;
+            let page: Page = parse("list_inboxes", &bytes)?;
+            inboxes.extend(
+                page.results
+                    .into_iter()
+                    .filter(|i| !i.archived)
+                    .map(InboxInfo::from),
+            );
+            let next = page
+                .paging
+                .as_ref()
+                .and_then(|p| p.pointer("/next/after"))
+                .and_then(|a| {
+                    a.as_str()
+                        .map(str::to_string)
+                        .or_else(|| a.as_i64().map(|n| n.to_string()))
+                })
+                .filter(|a| !a.is_empty() && after.as_deref() != Some(a.as_str()));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        inboxes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        inboxes.dedup_by(|a, b| a.id == b.id);
+        Ok(inboxes)
+    }
+
+    /// All messages of a thread, following `paging.next.after` (100 a page, at most 50 pages),
+    /// sorted by (createdAt, id) ascending, duplicates removed.
+    pub async fn list_messages(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+    ) -> Result<Vec<Message>, HubSpotError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default, deserialize_with = "null_default")]
+            results: Vec<MessageWire>,
+            #[serde(default)]
+            paging: Option<Paging>,
+        }
+        #[derive(Deserialize)]
+        struct Paging {
+            #[serde(default)]
+            next: Option<Next>,
+        }
+        #[derive(Deserialize)]
+        struct Next {
+            #[serde(default, deserialize_with = "de_opt_id")]
+            after: Option<String>,
+        }
+
+        let url = format!("{}/messages", self.thread_url(thread_id)?);
+        let mut messages = Vec::new();
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut query = vec![("limit", PAGE_LIMIT.to_string())];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let req = self
+                .http
+                .get(&url)
+                .bearer_auth(token.expose())
+                .query(&query);
+            let bytes = self.execute("list_messages", req).await?;
+            let page: Page = parse("list_messages", &bytes)?;
+            messages.extend(page.results.into_iter().map(Message::from));
+            pages += 1;
+            let next = page
+                .paging
+                .and_then(|p| p.next)
+                .and_then(|n| n.after)
+                .filter(|a| !a.is_empty());
+            match next {
+                // A cursor that does not move would loop forever.
+                Some(n) if after.as_deref() != Some(n.as_str()) => {
+                    if pages >= MAX_PAGES {
+                        tracing::warn!(pages, "hubspot list_messages: page cap reached, stopping");
+                        break;
+                    }
+                    after = Some(n);
+                }
+                _ => break,
+            }
+        }
+        messages.sort_by(|a, b| {
+            a.created_at_ms
+                .cmp(&b.created_at_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        messages.dedup_by(|a, b| a.id == b.id);
+        Ok(messages)
+    }
+
+    pub async fn get_message(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+        message_id: &str,
+    ) -> Result<Message, HubSpotError> {
+        let url = format!(
+            "{}/messages/{}",
+            self.thread_url(thread_id)?,
+            segment(message_id, "message")?
+        );
+        let req = self.http.get(url).bearer_auth(token.expose());
+        let bytes = self.execute("get_message", req).await?;
+        parse::<MessageWire>("get_message", &bytes).map(Message::from)
+    }
+
+    /// `GET /conversations/v3/conversations/actors/{actorId}`.
+    pub async fn get_actor(&self, token: &Secret, actor_id: &str) -> Result<Actor, HubSpotError> {
+        let url = format!(
+            "{}/conversations/v3/conversations/actors/{}",
+            self.base,
+            segment(actor_id, "actor")?
+        );
+        let req = self.http.get(url).bearer_auth(token.expose());
+        let bytes = self.execute("get_actor", req).await?;
+        parse("get_actor", &bytes)
+    }
+
+    /// `POST .../threads/{threadId}/messages`; answers 201 with the created message.
+    pub async fn send_message(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+        msg: &OutgoingMessage,
+    ) -> Result<Message, HubSpotError> {
+        let url = format!("{}/messages", self.thread_url(thread_id)?);
+        let req = self
+            .http
+            .post(url)
+            .bearer_auth(token.expose())
+            .json(&OutgoingWire::from(msg));
+        let bytes = self.execute("send_message", req).await?;
+        parse::<MessageWire>("send_message", &bytes).map(Message::from)
+    }
+
+    /// `PATCH .../threads/{threadId}` with `{"status": ...}` (`OPEN`/`CLOSED`).
+    pub async fn update_thread_status(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+        status: &str,
+    ) -> Result<(), HubSpotError> {
+        let url = self.thread_url(thread_id)?;
+        let req = self
+            .http
+            .patch(url)
+            .bearer_auth(token.expose())
+            .json(&json!({ "status": status }));
+        self.execute("update_thread_status", req).await.map(drop)
+    }
+}
