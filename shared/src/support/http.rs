@@ -105,6 +105,7 @@ impl Response {
     }
 }
 
+/// A reqwest error as text with its sources, for errors that must not carry the URL.
 pub fn error_chain(e: reqwest::Error) -> String {
     use std::error::Error as _;
     let mut text = e.to_string();
