@@ -39,7 +39,7 @@ impl Stubs {
         hubspot_people(&hubspot).await;
         // The CRM users object (availability), answering PATCH with the new value.
         Mock::given(method("PATCH"))
-            .and(path_regex("^/crm/v3/objects/users/[0-9]+$"))
+            .and(path_regex("^/crm/objects/2026-03/users/[0-9]+$"))
             .respond_with(|r: &Request| {
                 let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                 ResponseTemplate::new(200).set_body_json(json!({

@@ -305,7 +305,7 @@ pub async fn respond_ok(slack: &MockServer) {
 
 // ---------------- HubSpot fakes ----------------
 
-pub const THREADS: &str = "/conversations/v3/conversations/threads";
+pub const THREADS: &str = "/conversations/conversations/2026-09/threads";
 
 pub fn thread_json(id: &str, channel: &str, status: &str, assigned: Option<&str>) -> Value {
     let mut t = json!({
@@ -461,14 +461,14 @@ impl Inbox {
 /// Owner 2620022 (Ann Agent) and a contact 1401 with no owner.
 pub async fn hubspot_people(hubspot: &MockServer) {
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners/2620022"))
+        .and(path("/crm/owners/2026-03/2620022"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "41629779", "userId": 2620022, "email": "ann@example.com", "firstName": "Ann", "lastName": "Agent", "archived": false
         })))
         .mount(hubspot)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners"))
+        .and(path("/crm/owners/2026-03"))
         .respond_with(|r: &Request| {
             let wants_ann = r.url.query().is_some_and(|q| q.contains("ann%40example.com") || q.contains("ann@example.com"));
             let results = if wants_ann {
@@ -481,7 +481,7 @@ pub async fn hubspot_people(hubspot: &MockServer) {
         .mount(hubspot)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/1401"))
+        .and(path("/crm/objects/2026-03/contacts/1401"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "1401", "properties": {"hubspot_owner_id": ""}})),

@@ -10,7 +10,7 @@ use wiremock::{Mock, Request, ResponseTemplate};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const AGENT: &str = "U0AGENT001";
-const USERS: &str = "/crm/v3/objects/users/2620022";
+const USERS: &str = "/crm/objects/2026-03/users/2620022";
 
 async fn env() -> Env {
     let e = start(Opts::default()).await;

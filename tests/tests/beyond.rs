@@ -363,7 +363,7 @@ async fn served_file(e: &Env, id: &str, name: &str, mimetype: &str, body: &[u8])
 async fn file_manager(e: &Env) {
     let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(9001));
     Mock::given(method("POST"))
-        .and(path("/files/v3/files"))
+        .and(path("/files/2026-03/files"))
         .and(header(
             "authorization",
             format!("Bearer {HS_TOKEN}").as_str(),
@@ -392,7 +392,7 @@ async fn uploads(e: &Env) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.url.path() == "/files/v3/files")
+        .filter(|r| r.url.path() == "/files/2026-03/files")
         .map(|r| String::from_utf8_lossy(&r.body).into_owned())
         .collect()
 }
@@ -484,7 +484,7 @@ async fn files_that_cannot_be_sent_are_told_privately_and_the_text_still_goes() 
     let e = env_with_notification(&[message_json("m1", 1, "INCOMING", "hi")]).await;
     // The portal did not grant the `files` scope.
     Mock::given(method("POST"))
-        .and(path("/files/v3/files"))
+        .and(path("/files/2026-03/files"))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({
             "status": "error", "category": "MISSING_SCOPES",
             "message": "This app hasn't been granted all required scopes to make this call."

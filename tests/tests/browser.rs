@@ -109,7 +109,7 @@ async fn env(slack_answer: &'static str) -> (Env, MockServer) {
     })
     .await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": "hs-access", "refresh_token": "hs-refresh", "expires_in": 1800, "hub_id": 50505050
         })))
@@ -218,7 +218,10 @@ async fn chromium_follows_the_install_chain_to_the_success_page() {
         format!("{}/slack/oauth/callback", e.runner.url())
     );
     assert!(q["state"].contains(&format!(".{PORTAL2}.")));
-    assert_eq!(e.hubspot_calls("POST", "/oauth/v1/token").await.len(), 1);
+    assert_eq!(
+        e.hubspot_calls("POST", "/oauth/2026-03/token").await.len(),
+        1
+    );
     assert_eq!(e.slack_calls("oauth.v2.access").await.len(), 1);
     let install = e
         .runner

@@ -149,7 +149,7 @@ async fn slack_basics(e: &Env) {
     admin_user(e, MEMBER, false).await;
     admin_user(e, INSTALLER, false).await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .respond_with(|r: &Request| {
             let form = form_of(&r.body);
             let get = |k: &str| {
@@ -363,7 +363,7 @@ async fn token_grants(e: &Env) -> Vec<String> {
         .await
         .unwrap()
         .iter()
-        .filter(|r| r.url.path() == "/oauth/v1/token")
+        .filter(|r| r.url.path() == "/oauth/2026-03/token")
         .map(|r| form_map(&r.body).remove("grant_type").unwrap_or_default())
         .collect()
 }
@@ -422,7 +422,7 @@ async fn the_whole_install_chain_connects_the_portal_to_the_picked_channel() {
     )
     .await;
     assert_eq!(p.status, 302, "{}", p.body);
-    let exchange = e.hubspot_calls("POST", "/oauth/v1/token").await;
+    let exchange = e.hubspot_calls("POST", "/oauth/2026-03/token").await;
     assert_eq!(exchange.len(), 1);
     let form = form_map(
         &e.hubspot
@@ -430,7 +430,7 @@ async fn the_whole_install_chain_connects_the_portal_to_the_picked_channel() {
             .await
             .unwrap()
             .iter()
-            .find(|r| r.url.path() == "/oauth/v1/token")
+            .find(|r| r.url.path() == "/oauth/2026-03/token")
             .unwrap()
             .body,
     );
@@ -751,7 +751,10 @@ async fn denied_consent_connects_nothing_and_spends_the_state() {
     .await;
     assert_eq!(p.status, 403);
     assert!(p.body.contains("You chose not to allow the app in HubSpot"));
-    assert_eq!(e.hubspot_calls("POST", "/oauth/v1/token").await.len(), 1);
+    assert_eq!(
+        e.hubspot_calls("POST", "/oauth/2026-03/token").await.len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -1006,6 +1009,11 @@ async fn the_home_tab_shows_the_connection_and_only_admins_change_it() {
 #[tokio::test]
 async fn disconnect_revokes_deletes_and_stops_posting_and_a_reinstall_starts_clean() {
     let e = env().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/2026-03/token/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&e.hubspot)
+        .await;
     install(&e).await;
     new_chat(&e).await;
     let app = &e.runner.app;
@@ -1016,6 +1024,22 @@ async fn disconnect_revokes_deletes_and_stops_posting_and_a_reinstall_starts_cle
         button("home_disconnect", "disconnect", "1700000500.000001"),
     )
     .await;
+
+    // HubSpot's grant ended too: the refresh token revoked (OAuth 2026-03), by form.
+    let hs_revokes: Vec<Request> = e
+        .hubspot
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/oauth/2026-03/token/revoke")
+        .collect();
+    assert_eq!(hs_revokes.len(), 1);
+    let form = form_map(&hs_revokes[0].body);
+    assert_eq!(form["token"], HS_REFRESH);
+    assert_eq!(form["token_type_hint"], "refresh_token");
+    assert_eq!(form["client_id"], HS_CLIENT_ID);
+    assert_eq!(form["client_secret"], HUBSPOT_SECRET);
 
     // Slack's token revoked, with the bot token.
     let revokes: Vec<Request> = e
@@ -1069,7 +1093,7 @@ async fn an_access_token_about_to_expire_is_refreshed_before_use() {
     let e = env().await;
     // This code's tokens live 60 s: inside the 5-minute margin.
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("grant_type=authorization_code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": HS_ACCESS, "refresh_token": HS_REFRESH, "expires_in": 60, "hub_id": 50505050
@@ -1086,7 +1110,7 @@ async fn an_access_token_about_to_expire_is_refreshed_before_use() {
     let refresh = e.hubspot.received_requests().await.unwrap();
     let refresh = refresh
         .iter()
-        .filter(|r| r.url.path() == "/oauth/v1/token")
+        .filter(|r| r.url.path() == "/oauth/2026-03/token")
         .nth(1)
         .unwrap();
     let form = form_map(&refresh.body);
@@ -1160,7 +1184,7 @@ async fn a_401_refreshes_the_token_and_the_call_is_made_once_more() {
 async fn concurrent_refreshes_spend_the_refresh_token_once() {
     let e = env().await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("grant_type=authorization_code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": HS_ACCESS, "refresh_token": HS_REFRESH, "expires_in": 10, "hub_id": 50505050
@@ -1171,7 +1195,7 @@ async fn concurrent_refreshes_spend_the_refresh_token_once() {
     // A slow refresh, so the callers overlap; each refresh gives a new access token.
     let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("grant_type=refresh_token"))
         .respond_with(move |_: &Request| {
             let k = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -1220,7 +1244,7 @@ async fn concurrent_refreshes_spend_the_refresh_token_once() {
 async fn a_revoked_refresh_token_means_the_inbox_uninstalled_the_app() {
     let e = env().await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("grant_type=authorization_code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": HS_ACCESS, "refresh_token": HS_REFRESH, "expires_in": 10, "hub_id": 50505050
@@ -1229,7 +1253,7 @@ async fn a_revoked_refresh_token_means_the_inbox_uninstalled_the_app() {
         .mount(&e.hubspot)
         .await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("grant_type=refresh_token"))
         .respond_with(ResponseTemplate::new(400).set_body_json(
             json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}),
@@ -1294,7 +1318,10 @@ async fn a_private_app_portal_goes_straight_to_slack() {
             token: shared::support::secret::Secret::new("pat-na1-private-app-token")
         })
     );
-    assert!(e.hubspot_calls("POST", "/oauth/v1/token").await.is_empty());
+    assert!(e
+        .hubspot_calls("POST", "/oauth/2026-03/token")
+        .await
+        .is_empty());
     new_chat(&e).await;
     assert_eq!(
         hubspot_thread_auth(&e).await,
@@ -1322,7 +1349,7 @@ async fn single_workspace_mode_keeps_working_beside_oauth_installs() {
     assert_eq!(install2(&e).await.team_id, TEAM2);
     // The single-workspace portal cannot be installed by OAuth too.
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("code=sw-code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": "x", "refresh_token": "y", "expires_in": 1800, "hub_id": PORTAL
@@ -1559,7 +1586,7 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
 async fn the_portal_is_asked_of_hubspot_when_the_token_answer_does_not_name_it() {
     let e = env().await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .and(body_string_contains("grant_type=authorization_code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "bearer", "access_token": HS_ACCESS, "refresh_token": HS_REFRESH, "expires_in": 1800
@@ -1567,12 +1594,17 @@ async fn the_portal_is_asked_of_hubspot_when_the_token_answer_does_not_name_it()
         .with_priority(1)
         .mount(&e.hubspot)
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/oauth/v1/access-tokens/{HS_ACCESS}")))
+    // OAuth 2026-03's introspection: a form POST with the client's credentials; the token
+    // goes in the body, never in the URL.
+    Mock::given(method("POST"))
+        .and(path("/oauth/2026-03/token/introspect"))
+        .and(body_string_contains(format!("token={HS_ACCESS}").as_str()))
+        .and(body_string_contains("token_type_hint=access_token"))
+        .and(body_string_contains("client_secret="))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token": HS_ACCESS, "user": "admin@example.com", "hub_domain": "acme.com",
-            "scopes": ["conversations.read"], "hub_id": 50505050, "app_id": 1098266,
-            "expires_in": 1790, "user_id": 123, "token_type": "access"
+            "active": true, "token_use": "access_token", "hub_id": 50505050, "app_id": 1098266,
+            "scopes": ["conversations.read"], "expires_in": 1790, "user_id": 123,
+            "token_type": "bearer", "is_private_distribution": false
         })))
         .expect(1)
         .mount(&e.hubspot)
@@ -1580,4 +1612,9 @@ async fn the_portal_is_asked_of_hubspot_when_the_token_answer_does_not_name_it()
     let p = install(&e).await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(install2(&e).await.team_id, TEAM2);
+    let reqs = e.hubspot.received_requests().await.unwrap_or_default();
+    assert!(
+        reqs.iter().all(|r| !r.url.as_str().contains(HS_ACCESS)),
+        "a token in a URL"
+    );
 }

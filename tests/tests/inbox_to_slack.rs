@@ -467,7 +467,7 @@ async fn attachments_appear_as_links_with_their_names_and_cannot_forge_links() {
     ]);
     // The file manager knows the invoice's size (the message does not carry it).
     Mock::given(method("GET"))
-        .and(path("/files/v3/files/183541231"))
+        .and(path("/files/2026-03/files/183541231"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"id": "183541231", "size": 48213, "name": "invoice", "extension": "pdf"}),
         ))

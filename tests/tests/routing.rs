@@ -55,7 +55,7 @@ async fn env() -> Env {
             .await;
     }
     Mock::given(method("GET"))
-        .and(path("/conversations/v3/conversations/inboxes"))
+        .and(path("/conversations/conversations/2026-09/inboxes"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [
             {"id": SALES, "name": "Sales <!channel>", "type": "INBOX", "archived": false},
             {"id": SUPPORT, "name": "Support", "type": "INBOX", "archived": false},

@@ -1154,7 +1154,7 @@ async fn hostile_requests_are_refused_and_change_nothing() {
     })
     .await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v1/token"))
+        .and(path("/oauth/2026-03/token"))
         .respond_with(ResponseTemplate::new(400).set_body_json(
             json!({"status": "BAD_AUTH_CODE", "message": "missing or unknown auth code"}),
         ))

@@ -404,7 +404,7 @@ async fn an_unmapped_agent_is_told_privately_and_nothing_is_sent() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.url.path() == "/crm/v3/owners")
+        .filter(|r| r.url.path() == "/crm/owners/2026-03")
         .map(|r| r.url.query().unwrap_or("").to_string())
         .collect();
     assert_eq!(owners, vec!["email=nobody%40example.com".to_string()]);

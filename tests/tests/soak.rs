@@ -314,14 +314,14 @@ impl Respond for HubSpotFake {
         let p = r.url.path();
         let resp = if let Some(rest) = p.strip_prefix(&format!("{THREADS}/")) {
             self.threads(r, rest)
-        } else if p == "/crm/v3/owners" {
+        } else if p == "/crm/owners/2026-03" {
             let q = r.url.query().unwrap_or("");
             let hit = q.contains("ann%40example.com") || q.contains(AGENT_EMAIL);
             ResponseTemplate::new(200)
                 .set_body_json(json!({"results": if hit { json!([ann]) } else { json!([]) }}))
-        } else if p == format!("/crm/v3/owners/{AGENT_USER_ID}") {
+        } else if p == format!("/crm/owners/2026-03/{AGENT_USER_ID}") {
             ResponseTemplate::new(200).set_body_json(ann)
-        } else if p.starts_with("/crm/v3/objects/contacts/") {
+        } else if p.starts_with("/crm/objects/2026-03/contacts/") {
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "1401", "properties": {"hubspot_owner_id": ""}}))
         } else {

@@ -201,9 +201,10 @@ pub struct InboxTokens {
 /// Why an inbox call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InboxError {
-    /// Rate limited (HubSpot: HTTP 429, `policyName`).
+    /// Rate limited (HubSpot: HTTP 429, `policyName`). `daily`: the portal's daily cap, which
+    /// only the next day lifts; otherwise the ten-second window.
     #[error("hubspot rate limited ({policy})")]
-    RateLimited { policy: String },
+    RateLimited { policy: String, daily: bool },
     /// Expired or revoked token (refresh, then retry).
     #[error("hubspot rejected the token (401)")]
     Unauthorized,
@@ -234,7 +235,9 @@ impl InboxError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            InboxError::RateLimited { .. } | InboxError::Server { .. } | InboxError::Transport(_)
+            InboxError::RateLimited { daily: false, .. }
+                | InboxError::Server { .. }
+                | InboxError::Transport(_)
         )
     }
 }

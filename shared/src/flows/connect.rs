@@ -536,7 +536,15 @@ async fn hubspot_callback(app: &App, req: &Request) -> Response {
     };
     let portal = match tokens.portal_id.clone() {
         Some(p) => p,
-        None => match app.inbox.token_portal(&tokens.access_token).await {
+        None => match app
+            .inbox
+            .token_portal(
+                client_id,
+                &app.settings.hubspot_client_secret,
+                &tokens.access_token,
+            )
+            .await
+        {
             Ok(p) => p,
             Err(e) => return exchange_failed(app, "HubSpot", &e.to_string()),
         },

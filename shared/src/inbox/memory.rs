@@ -387,7 +387,22 @@ impl Inbox for MemoryInbox {
         })
     }
 
-    async fn token_portal(&self, _access_token: &Secret) -> Result<String, InboxError> {
+    async fn token_portal(
+        &self,
+        _client_id: &str,
+        _client_secret: &Secret,
+        _access_token: &Secret,
+    ) -> Result<String, InboxError> {
         Err(InboxError::NotFound)
+    }
+
+    async fn revoke(
+        &self,
+        _client_id: &str,
+        _client_secret: &Secret,
+        _refresh_token: &Secret,
+    ) -> Result<(), InboxError> {
+        // It grants nothing that would outlive a disconnect.
+        Ok(())
     }
 }

@@ -98,5 +98,17 @@ pub trait Inbox: Send + Sync {
         refresh_token: &Secret,
     ) -> Result<InboxTokens, InboxError>;
     /// The portal an access token belongs to.
-    async fn token_portal(&self, access_token: &Secret) -> Result<String, InboxError>;
+    async fn token_portal(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        access_token: &Secret,
+    ) -> Result<String, InboxError>;
+    /// Ends an OAuth grant (a disconnect).
+    async fn revoke(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<(), InboxError>;
 }

@@ -5,13 +5,18 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::chat::slack::SlackError;
-use crate::domain::InboxError;
-use crate::domain::{Install, InstallStatus};
+use crate::domain::{InboxError, Install, InstallStatus};
 use crate::queue::JobError;
 
 /// Maps a HubSpot failure to what the queue should do.
 pub fn hubspot_failure(e: InboxError) -> JobError {
     match e {
+        // The portal's daily cap lifts only the next day: retrying every few seconds would
+        // spend the attempts for nothing. The job is kept (a dead letter, with the
+        // conversation) and the install's last error tells the admin in the Home tab.
+        InboxError::RateLimited { daily: true, .. } => JobError::Fatal(format!(
+            "{e}: the portal's daily HubSpot API limit is reached; this delivery is kept and can be replayed tomorrow"
+        )),
         // The Node SDK waits 10 s per attempt on the ten-second policy (contracts/hubspot.md).
         InboxError::RateLimited { .. } => JobError::Retry {
             reason: e.to_string(),
@@ -86,5 +91,28 @@ async fn tell_admin(app: &App, install: &Install, advice: &str) {
     );
     if let Err(e) = app.slack.post_message(token, user, None, &text, None).await {
         tracing::warn!(portal = %install.portal_id, error = %e, "could not tell the admin");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ten_second_limit_waits_and_the_daily_one_is_kept() {
+        let ten = InboxError::RateLimited {
+            policy: "TEN_SECONDLY_ROLLING".into(),
+            daily: false,
+        };
+        assert!(matches!(
+            hubspot_failure(ten),
+            JobError::Retry { after: Some(d), .. } if d == Duration::from_secs(10)
+        ));
+        let daily = InboxError::RateLimited {
+            policy: "DAILY".into(),
+            daily: true,
+        };
+        assert!(!daily.is_retryable());
+        assert!(matches!(hubspot_failure(daily), JobError::Fatal(m) if m.contains("daily")));
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::chat::slack::SlackError;
-use crate::domain::Install;
+use crate::domain::{HubSpotAuth, Install};
 use crate::queue::JobError;
 use crate::support::secret::Secret;
 
@@ -52,7 +52,8 @@ pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelChe
     }
 }
 
-/// Disconnects an install: revokes the Slack bot token (`auth.revoke`), then deletes every
+/// Disconnects an install: revokes the Slack bot token (`auth.revoke`) and the HubSpot
+/// grant of an OAuth install (its refresh token, `/oauth/2026-03/token/revoke`), then deletes every
 /// item of the portal (install and its tokens, team pointer, thread and message mappings,
 /// users, availability, dead letters), so nothing more is posted and a later install
 /// starts clean. A token Slack already considers gone is fine; a transient failure is
@@ -74,6 +75,28 @@ pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), J
             }
             Err(e) => {
                 tracing::warn!(portal = %portal, error = %e, "slack token not revoked; deleting it anyway")
+            }
+        }
+    }
+    if let (Some(HubSpotAuth::OAuth { refresh_token, .. }), Some(client_id)) =
+        (&install.hubspot, &app.settings.hubspot_client_id)
+    {
+        match app
+            .inbox
+            .revoke(
+                client_id,
+                &app.settings.hubspot_client_secret,
+                refresh_token,
+            )
+            .await
+        {
+            Ok(()) => tracing::info!(portal = %portal, "hubspot refresh token revoked"),
+            Err(e) if e.is_retryable() => {
+                return Err(JobError::retry(format!("hubspot token revoke: {e}")));
+            }
+            // Already revoked, or the app uninstalled at HubSpot: nothing is left to end.
+            Err(e) => {
+                tracing::warn!(portal = %portal, error = %e, "hubspot refresh token not revoked; deleting it anyway")
             }
         }
     }

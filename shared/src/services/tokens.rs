@@ -243,8 +243,11 @@ async fn refresh_locked(
     {
         Ok(t) => t,
         // HubSpot's answer to a refresh token that was revoked (the app uninstalled from
-        // the portal): HTTP 400 with status BAD_REFRESH_TOKEN (classified into `category`).
-        Err(InboxError::Api { category, .. }) if category == "BAD_REFRESH_TOKEN" => {
+        // the portal): HTTP 400, RFC 6749's `invalid_grant` on OAuth 2026-03, status
+        // BAD_REFRESH_TOKEN on v1 (both classified into `category`).
+        Err(InboxError::Api { category, .. })
+            if category == "invalid_grant" || category == "BAD_REFRESH_TOKEN" =>
+        {
             return Err(RefreshError::Revoked)
         }
         Err(e) => return Err(RefreshError::HubSpot(e)),

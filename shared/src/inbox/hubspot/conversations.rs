@@ -1,8 +1,9 @@
-//! Conversations v3: threads, their messages, inboxes, actors; sending and status.
+//! Conversations (2026-09): threads, their messages, inboxes, actors; sending and status.
 
 use serde::Deserialize;
 use serde_json::json;
 
+use super::versions::CONVERSATIONS;
 use super::wire::{
     de_opt_id, null_default, Actor, InboxWire, MessageWire, OutgoingWire, ThreadWire,
 };
@@ -22,7 +23,7 @@ impl HubSpotApi {
         parse::<ThreadWire>("get_thread", &bytes).map(Conversation::from)
     }
 
-    /// The portal's inboxes that are not archived (`GET /conversations/v3/conversations/inboxes`,
+    /// The portal's inboxes that are not archived (`GET {CONVERSATIONS}/inboxes`,
     /// `{results: [{id, name, type, archived}], paging}`), following `paging.next.after` up to
     /// 10 pages, sorted by name.
     pub async fn list_inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, HubSpotError> {
@@ -33,7 +34,7 @@ impl HubSpotApi {
             #[serde(default)]
             paging: Option<serde_json::Value>,
         }
-        let url = format!("{}/conversations/v3/conversations/inboxes", self.base);
+        let url = format!("{}{CONVERSATIONS}/inboxes", self.base);
         let mut inboxes = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..10 {
@@ -159,10 +160,10 @@ impl HubSpotApi {
         parse::<MessageWire>("get_message", &bytes).map(Message::from)
     }
 
-    /// `GET /conversations/v3/conversations/actors/{actorId}`.
+    /// `GET {CONVERSATIONS}/actors/{actorId}`.
     pub async fn get_actor(&self, token: &Secret, actor_id: &str) -> Result<Actor, HubSpotError> {
         let url = format!(
-            "{}/conversations/v3/conversations/actors/{}",
+            "{}{CONVERSATIONS}/actors/{}",
             self.base,
             segment(actor_id, "actor")?
         );

@@ -4,19 +4,20 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use super::versions::{OBJECTS, OWNERS};
 use super::wire::{null_default, CrmObject, OwnerWire};
 use super::{none_if_not_found, parse, segment, HubSpotApi, HubSpotError};
 use crate::domain::Agent;
 use crate::support::secret::Secret;
 
 impl HubSpotApi {
-    /// `GET /crm/v3/owners/{userId}?idProperty=userId`; 404 -> None.
+    /// `GET {OWNERS}/{userId}?idProperty=userId`; 404 -> None.
     pub async fn owner_by_user_id(
         &self,
         token: &Secret,
         user_id: &str,
     ) -> Result<Option<Agent>, HubSpotError> {
-        let url = format!("{}/crm/v3/owners/{}", self.base, segment(user_id, "user")?);
+        let url = format!("{}{OWNERS}/{}", self.base, segment(user_id, "user")?);
         let req = self
             .http
             .get(url)
@@ -28,7 +29,7 @@ impl HubSpotApi {
             .transpose()
     }
 
-    /// `GET /crm/v3/owners?email=...`: the first non-archived result.
+    /// `GET {OWNERS}?email=...`: the first non-archived result.
     pub async fn owner_by_email(
         &self,
         token: &Secret,
@@ -39,7 +40,7 @@ impl HubSpotApi {
             #[serde(default, deserialize_with = "null_default")]
             results: Vec<OwnerWire>,
         }
-        let url = format!("{}/crm/v3/owners", self.base);
+        let url = format!("{}{OWNERS}", self.base);
         let req = self
             .http
             .get(url)
@@ -54,17 +55,13 @@ impl HubSpotApi {
             .map(Agent::from))
     }
 
-    /// `GET /crm/v3/owners/{id}`; 404 -> None.
+    /// `GET {OWNERS}/{id}`; 404 -> None.
     pub async fn owner_by_id(
         &self,
         token: &Secret,
         owner_id: &str,
     ) -> Result<Option<Agent>, HubSpotError> {
-        let url = format!(
-            "{}/crm/v3/owners/{}",
-            self.base,
-            segment(owner_id, "owner")?
-        );
+        let url = format!("{}{OWNERS}/{}", self.base, segment(owner_id, "owner")?);
         let req = self.http.get(url).bearer_auth(token.expose());
         let bytes = none_if_not_found(self.execute("owner_by_id", req).await)?;
         bytes
@@ -72,7 +69,7 @@ impl HubSpotApi {
             .transpose()
     }
 
-    /// `GET /crm/v3/objects/contacts/{id}?properties=hubspot_owner_id`: the owner id; empty or
+    /// `GET {OBJECTS}/contacts/{id}?properties=hubspot_owner_id`: the owner id; empty or
     /// 404 (e.g. a visitor id with no contact yet) -> None.
     pub async fn contact_owner_id(
         &self,
@@ -80,7 +77,7 @@ impl HubSpotApi {
         contact_id: &str,
     ) -> Result<Option<String>, HubSpotError> {
         let url = format!(
-            "{}/crm/v3/objects/contacts/{}",
+            "{}{OBJECTS}/contacts/{}",
             self.base,
             segment(contact_id, "contact")?
         );
@@ -97,7 +94,7 @@ impl HubSpotApi {
     }
 
     /// Sets the agent's availability on the CRM users object:
-    /// `PATCH /crm/v3/objects/users/{userId}?idProperty=hs_internal_user_id` with
+    /// `PATCH {OBJECTS}/users/{userId}?idProperty=hs_internal_user_id` with
     /// `{"properties":{"hs_availability_status":"available"|"away"}}`. `user_id` is the HubSpot
     /// user id (the number in the actor id `A-<userId>`, the owners' `userId`), which the users
     /// object stores as `hs_internal_user_id`; the object's own `id` is a different,
@@ -108,11 +105,7 @@ impl HubSpotApi {
         user_id: &str,
         available: bool,
     ) -> Result<(), HubSpotError> {
-        let url = format!(
-            "{}/crm/v3/objects/users/{}",
-            self.base,
-            segment(user_id, "user")?
-        );
+        let url = format!("{}{OBJECTS}/users/{}", self.base, segment(user_id, "user")?);
         let value = if available { "available" } else { "away" };
         let req = self
             .http
@@ -131,11 +124,7 @@ impl HubSpotApi {
         token: &Secret,
         user_id: &str,
     ) -> Result<Option<bool>, HubSpotError> {
-        let url = format!(
-            "{}/crm/v3/objects/users/{}",
-            self.base,
-            segment(user_id, "user")?
-        );
+        let url = format!("{}{OBJECTS}/users/{}", self.base, segment(user_id, "user")?);
         let req = self.http.get(url).bearer_auth(token.expose()).query(&[
             ("idProperty", "hs_internal_user_id"),
             ("properties", "hs_availability_status"),

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use super::versions::FILES;
 use super::wire::de_id;
 use super::{none_if_not_found, parse, segment, HubSpotApi, HubSpotError, UPLOAD_TIMEOUT};
 use crate::support::secret::Secret;
@@ -11,7 +12,7 @@ use crate::support::secret::Secret;
 pub const FILES_FOLDER: &str = "/conversations-from-slack";
 
 impl HubSpotApi {
-    /// `POST /files/v3/files` (multipart, scope `files`): uploads a file for a message's
+    /// `POST {FILES}/files` (multipart, scope `files`): uploads a file for a message's
     /// `attachments` (`{type: FILE, fileId}`) and returns its id. Not in contracts/: from
     /// HubSpot's reference, developers.hubspot.com/docs/api-reference/files-files-v3 (upload
     /// file) and .../conversations-conversations-v3 (send a message to a thread). `PRIVATE`: other people's files are never public or
@@ -44,7 +45,7 @@ impl HubSpotApi {
             .text("options", json!({"access": "PRIVATE"}).to_string());
         let req = self
             .http
-            .post(format!("{}/files/v3/files", self.base))
+            .post(format!("{}{FILES}/files", self.base))
             .bearer_auth(token.expose())
             .multipart(form);
         let bytes = self
@@ -54,7 +55,7 @@ impl HubSpotApi {
         Ok(up.id)
     }
 
-    /// `GET /files/v3/files/{fileId}` (scope `files`): a file's size in bytes, for an
+    /// `GET {FILES}/files/{fileId}` (scope `files`): a file's size in bytes, for an
     /// attachment the inbox describes by id, name and URL only. None when unknown or gone.
     pub async fn file_size(
         &self,
@@ -66,7 +67,7 @@ impl HubSpotApi {
             #[serde(default)]
             size: Option<u64>,
         }
-        let url = format!("{}/files/v3/files/{}", self.base, segment(file_id, "file")?);
+        let url = format!("{}{FILES}/files/{}", self.base, segment(file_id, "file")?);
         let req = self.http.get(url).bearer_auth(token.expose());
         let Some(bytes) = none_if_not_found(self.execute("file_size", req).await)? else {
             return Ok(None);

@@ -26,6 +26,7 @@ mod conversations;
 mod crm;
 mod files;
 mod oauth;
+mod pacing;
 pub mod wire;
 
 #[cfg(test)]
@@ -36,6 +37,18 @@ pub use wire::{parse_message, user_id_of_actor, LIVE_CHAT_CHANNEL};
 
 /// The adapter's errors are the port's.
 pub type HubSpotError = InboxError;
+
+/// The date-based API versions, one per API family (contracts/hubspot-platform-2026.md:
+/// v1 to v3 are unsupported from September 2027; each version lives 18 months). Moving to
+/// the next one is a change here. Conversations has no 2026-03; note its segment order.
+pub mod versions {
+    pub const CONVERSATIONS: &str = "/conversations/conversations/2026-09";
+    pub const OWNERS: &str = "/crm/owners/2026-03";
+    pub const OBJECTS: &str = "/crm/objects/2026-03";
+    pub const FILES: &str = "/files/2026-03";
+    pub const OAUTH: &str = "/oauth/2026-03";
+}
+use versions::*;
 
 /// Per-request timeout (connect + response + body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,6 +74,7 @@ pub struct HubSpotApi {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    pacer: std::sync::Arc<pacing::Pacer>,
 }
 
 impl std::fmt::Debug for HubSpotApi {
@@ -77,7 +91,13 @@ impl HubSpotApi {
             http,
             base: base_url.trim_end_matches('/').to_string(),
             timeout: REQUEST_TIMEOUT,
+            pacer: Default::default(),
         }
+    }
+
+    /// Milliseconds this client has waited for rate-limit windows to roll.
+    pub fn paced_ms(&self) -> u64 {
+        self.pacer.waited_ms()
     }
 
     #[cfg(test)]
@@ -88,7 +108,7 @@ impl HubSpotApi {
 
     pub(crate) fn thread_url(&self, thread_id: &str) -> Result<String, HubSpotError> {
         Ok(format!(
-            "{}/conversations/v3/conversations/threads/{}",
+            "{}{CONVERSATIONS}/threads/{}",
             self.base,
             segment(thread_id, "thread")?
         ))
@@ -109,11 +129,15 @@ impl HubSpotApi {
         req: reqwest::RequestBuilder,
         timeout: Duration,
     ) -> Result<bytes::Bytes, HubSpotError> {
-        let resp = req.timeout(timeout).send().await.map_err(|e| {
+        let req = req.timeout(timeout).build().map_err(transport)?;
+        let auth = req.headers().get(reqwest::header::AUTHORIZATION).cloned();
+        self.pacer.before(auth.as_ref()).await;
+        let resp = self.http.execute(req).await.map_err(|e| {
             let err = transport(e);
             tracing::debug!(op, error = %err, "hubspot request failed");
             err
         })?;
+        self.pacer.after(auth.as_ref(), resp.headers());
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport)?;
         if (200..300).contains(&status) {
@@ -226,22 +250,46 @@ impl Inbox for HubSpotApi {
     ) -> Result<InboxTokens, InboxError> {
         HubSpotApi::refresh(self, client_id, client_secret, refresh_token).await
     }
-    async fn token_portal(&self, access_token: &Secret) -> Result<String, InboxError> {
-        self.token_hub_id(access_token).await
+    async fn token_portal(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        access_token: &Secret,
+    ) -> Result<String, InboxError> {
+        self.token_hub_id(client_id, client_secret, access_token)
+            .await
+    }
+    async fn revoke(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<(), InboxError> {
+        self.revoke_refresh_token(client_id, client_secret, refresh_token)
+            .await
     }
 }
 
-/// Turns a non-2xx answer into an error.
+/// Turns a non-2xx answer into an error. OAuth 2026-03 answers as RFC 6749 does (`error`,
+/// `error_description`, read first); the other APIs with HubSpot's error body (`category`,
+/// `subCategory`, `errors[].subCategory`, `message`; older answers `status`), and a 429 with
+/// `policyName` (contracts/hubspot.md, hubspot-platform-2026.md).
 fn classify(status: u16, body: &[u8]) -> HubSpotError {
     #[derive(Deserialize, Default)]
     #[serde(rename_all = "camelCase")]
     struct ErrorBody {
+        #[serde(default)]
+        error: Option<Value>,
+        #[serde(default, rename = "error_description")]
+        error_description: Option<Value>,
         #[serde(default)]
         status: Option<Value>,
         #[serde(default)]
         message: Option<Value>,
         #[serde(default)]
         category: Option<Value>,
+        #[serde(default)]
+        sub_category: Option<Value>,
         #[serde(default)]
         policy_name: Option<Value>,
         #[serde(default)]
@@ -256,13 +304,17 @@ fn classify(status: u16, body: &[u8]) -> HubSpotError {
     };
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     match status {
-        429 => HubSpotError::RateLimited {
-            policy: text(&parsed.policy_name).unwrap_or_else(|| "unknown".into()),
-        },
+        429 => {
+            let policy = text(&parsed.policy_name).unwrap_or_else(|| "unknown".into());
+            HubSpotError::RateLimited {
+                daily: policy.eq_ignore_ascii_case("DAILY"),
+                policy,
+            }
+        }
         401 => HubSpotError::Unauthorized,
         404 => HubSpotError::NotFound,
         400..=499 => {
-            let sub_category = parsed
+            let detail_sub_category = parsed
                 .errors
                 .as_ref()
                 .and_then(|e| e.first())
@@ -270,11 +322,14 @@ fn classify(status: u16, body: &[u8]) -> HubSpotError {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .filter(|s| !s.is_empty());
-            let category = sub_category
+            let category = text(&parsed.error)
+                .or_else(|| text(&parsed.sub_category))
+                .or(detail_sub_category)
                 .or_else(|| text(&parsed.category))
                 .or_else(|| text(&parsed.status).filter(|s| !s.eq_ignore_ascii_case("error")))
                 .unwrap_or_else(|| "UNKNOWN".into());
-            let message: String = text(&parsed.message)
+            let message: String = text(&parsed.error_description)
+                .or_else(|| text(&parsed.message))
                 .unwrap_or_default()
                 .chars()
                 .take(MAX_MESSAGE_CHARS)

@@ -1,14 +1,17 @@
-//! OAuth: the code exchange, refresh, and the portal a token belongs to.
+//! OAuth 2026-03 (contracts/hubspot-platform-2026.md; v1 ends on 2027-02-16): the code
+//! exchange, refresh, introspection (the portal a token belongs to) and revocation, all
+//! `POST`s of a form with the client's credentials in the body, never a token in a URL.
 
 use serde::Deserialize;
 
+use super::versions::OAUTH;
 use super::wire::de_opt_id;
-use super::{segment, HubSpotApi, HubSpotError};
+use super::{HubSpotApi, HubSpotError};
 use crate::domain::InboxTokens;
 use crate::support::secret::Secret;
 
 impl HubSpotApi {
-    /// `POST /oauth/v1/token`, `grant_type=authorization_code`.
+    /// `POST /oauth/2026-03/token`, `grant_type=authorization_code`.
     pub async fn exchange_code(
         &self,
         client_id: &str,
@@ -26,7 +29,7 @@ impl HubSpotApi {
         self.token_request("exchange_code", &form, None).await
     }
 
-    /// `POST /oauth/v1/token`, `grant_type=refresh_token`. If the answer carries no
+    /// `POST /oauth/2026-03/token`, `grant_type=refresh_token`. If the answer carries no
     /// refresh token, the one passed in stays valid and is returned.
     pub async fn refresh(
         &self,
@@ -44,25 +47,65 @@ impl HubSpotApi {
             .await
     }
 
-    /// `GET /oauth/v1/access-tokens/{token}`: the portal (`hub_id`) an access token belongs
-    /// to, for a token answer that did not name it.
-    pub async fn token_hub_id(&self, access_token: &Secret) -> Result<String, HubSpotError> {
+    /// `POST /oauth/2026-03/token/introspect`: the portal (`hub_id`) an access token
+    /// belongs to, for a token answer that did not name it. An inactive token is refused.
+    pub async fn token_hub_id(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        access_token: &Secret,
+    ) -> Result<String, HubSpotError> {
         #[derive(Deserialize)]
         struct InfoWire {
+            #[serde(default)]
+            active: Option<bool>,
             #[serde(default, deserialize_with = "de_opt_id")]
             hub_id: Option<String>,
         }
-        let url = format!(
-            "{}/oauth/v1/access-tokens/{}",
-            self.base,
-            segment(access_token.expose(), "token")?
-        );
-        let bytes = self.execute("token_info", self.http.get(url)).await?;
+        let form = [
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose()),
+            ("token", access_token.expose()),
+            ("token_type_hint", "access_token"),
+        ];
+        let req = self
+            .http
+            .post(format!("{}{OAUTH}/token/introspect", self.base))
+            .form(&form);
+        let bytes = self.execute("token_introspect", req).await?;
         let info: InfoWire = serde_json::from_slice(&bytes).map_err(|_| {
-            HubSpotError::Unexpected("token_info: response does not have the expected shape".into())
+            HubSpotError::Unexpected(
+                "token_introspect: response does not have the expected shape".into(),
+            )
         })?;
+        if info.active == Some(false) {
+            return Err(HubSpotError::Unexpected(
+                "token_introspect: the token is not active".into(),
+            ));
+        }
         info.hub_id
-            .ok_or_else(|| HubSpotError::Unexpected("token_info: no hub_id".into()))
+            .ok_or_else(|| HubSpotError::Unexpected("token_introspect: no hub_id".into()))
+    }
+
+    /// `POST /oauth/2026-03/token/revoke` for a refresh token (a disconnect: the portal's
+    /// grant ends at HubSpot too). Any 2xx is success (the definition names none).
+    pub async fn revoke_refresh_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<(), HubSpotError> {
+        let form = [
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose()),
+            ("token", refresh_token.expose()),
+            ("token_type_hint", "refresh_token"),
+        ];
+        let req = self
+            .http
+            .post(format!("{}{OAUTH}/token/revoke", self.base))
+            .form(&form);
+        self.execute("token_revoke", req).await.map(drop)
     }
 
     async fn token_request(
@@ -82,7 +125,7 @@ impl HubSpotApi {
             #[serde(default, deserialize_with = "de_opt_id")]
             hub_id: Option<String>,
         }
-        let url = format!("{}/oauth/v1/token", self.base);
+        let url = format!("{}{OAUTH}/token", self.base);
         let req = self.http.post(url).form(form);
         let bytes = self.execute(op, req).await?;
         // The answer holds tokens: never put serde's text (which may quote values) in errors.

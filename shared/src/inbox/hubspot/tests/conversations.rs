@@ -203,7 +203,9 @@ async fn list_messages_stops_at_the_page_cap() {
 async fn get_actor_happy_path() {
     let (server, api) = setup().await;
     Mock::given(method("GET"))
-        .and(path("/conversations/v3/conversations/actors/A-2620022"))
+        .and(path(
+            "/conversations/conversations/2026-09/actors/A-2620022",
+        ))
         .and(bearer())
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "A-2620022", "type": "AGENT", "name": "Ana Agent",

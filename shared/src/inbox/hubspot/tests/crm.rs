@@ -15,7 +15,7 @@ use crate::support::secret::Secret;
 async fn owner_by_user_id_happy_path_and_404() {
     let (server, api) = setup().await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners/2620022"))
+        .and(path("/crm/owners/2026-03/2620022"))
         .and(query_param("idProperty", "userId"))
         .and(bearer())
         .respond_with(ResponseTemplate::new(200).set_body_json(owner_json()))
@@ -23,7 +23,7 @@ async fn owner_by_user_id_happy_path_and_404() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners/999"))
+        .and(path("/crm/owners/2026-03/999"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({
             "status": "error", "message": "Owner not found", "category": "OBJECT_NOT_FOUND"
         })))
@@ -56,7 +56,7 @@ async fn owner_by_email_takes_the_first_non_archived() {
     archived["id"] = json!("1");
     archived["archived"] = json!(true);
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners"))
+        .and(path("/crm/owners/2026-03"))
         .and(query_param("email", "ana+x@example.com"))
         .and(bearer())
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -66,7 +66,7 @@ async fn owner_by_email_takes_the_first_non_archived() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners"))
+        .and(path("/crm/owners/2026-03"))
         .and(query_param("email", "nobody@example.com"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
         .expect(1)
@@ -90,14 +90,14 @@ async fn owner_by_email_takes_the_first_non_archived() {
 async fn owner_by_id_happy_path_and_404() {
     let (server, api) = setup().await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners/41629779"))
+        .and(path("/crm/owners/2026-03/41629779"))
         .and(bearer())
         .respond_with(ResponseTemplate::new(200).set_body_json(owner_json()))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/owners/5"))
+        .and(path("/crm/owners/2026-03/5"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
@@ -132,7 +132,7 @@ async fn contact_owner_id_happy_path_empty_and_404() {
         ("1403", Value::Null),
     ] {
         Mock::given(method("GET"))
-            .and(path(format!("/crm/v3/objects/contacts/{id}")))
+            .and(path(format!("/crm/objects/2026-03/contacts/{id}")))
             .and(query_param("properties", "hubspot_owner_id"))
             .and(bearer())
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -145,7 +145,7 @@ async fn contact_owner_id_happy_path_empty_and_404() {
             .await;
     }
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/777"))
+        .and(path("/crm/objects/2026-03/contacts/777"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
@@ -166,7 +166,7 @@ async fn set_availability_patches_the_users_object() {
     let (server, api) = setup().await;
     for value in ["available", "away"] {
         Mock::given(method("PATCH"))
-            .and(path("/crm/v3/objects/users/2620022"))
+            .and(path("/crm/objects/2026-03/users/2620022"))
             .and(query_param("idProperty", "hs_internal_user_id"))
             .and(bearer())
             .and(body_json(
@@ -200,7 +200,7 @@ async fn get_availability_reads_the_property() {
         ("4", Value::Null),
     ] {
         Mock::given(method("GET"))
-            .and(path(format!("/crm/v3/objects/users/{user}")))
+            .and(path(format!("/crm/objects/2026-03/users/{user}")))
             .and(query_param("idProperty", "hs_internal_user_id"))
             .and(query_param("properties", "hs_availability_status"))
             .and(bearer())
@@ -214,7 +214,7 @@ async fn get_availability_reads_the_property() {
             .await;
     }
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/users/5"))
+        .and(path("/crm/objects/2026-03/users/5"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
@@ -235,7 +235,7 @@ async fn get_availability_reads_the_property() {
 async fn a_file_is_uploaded_private_into_the_slack_folder() {
     let (server, api) = setup().await;
     Mock::given(method("POST"))
-        .and(path("/files/v3/files"))
+        .and(path("/files/2026-03/files"))
         .and(bearer())
         .respond_with(
             ResponseTemplate::new(201).set_body_json(json!({"id": 183541231, "access": "PRIVATE"})),
@@ -276,7 +276,7 @@ async fn a_file_is_uploaded_private_into_the_slack_folder() {
 async fn an_upload_without_the_files_scope_is_an_api_error() {
     let (server, api) = setup().await;
     Mock::given(method("POST"))
-        .and(path("/files/v3/files"))
+        .and(path("/files/2026-03/files"))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({
             "status": "error", "message": "This app hasn't been granted all required scopes to make this call.",
             "category": "MISSING_SCOPES", "errors": [{"message": "One or more of the following scopes are required.", "context": {"requiredGranularScopes": ["files"]}}]

@@ -18,7 +18,7 @@ mod oauth;
 
 pub(super) const TOKEN: &str = "pat-na1-secret-token-0000";
 
-pub(super) const THREADS: &str = "/conversations/v3/conversations/threads";
+pub(super) const THREADS: &str = "/conversations/conversations/2026-09/threads";
 
 pub(super) fn token() -> Secret {
     Secret::new(TOKEN)
@@ -151,7 +151,7 @@ async fn http_429_is_rate_limited_with_the_policy() {
         .await;
     let err = api.get_thread(&token(), "3").await.unwrap_err();
     assert!(
-        matches!(&err, HubSpotError::RateLimited { policy } if policy == "TEN_SECONDLY_ROLLING"),
+        matches!(&err, HubSpotError::RateLimited { policy, daily: false } if policy == "TEN_SECONDLY_ROLLING"),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -205,6 +205,30 @@ async fn http_400_carries_the_sub_category() {
         classify(403, br#"{"status":"error","message":"m","category":"MISSING_SCOPES"}"#),
         HubSpotError::Api { status: 403, category, .. } if category == "MISSING_SCOPES"
     ));
+    // The definitions' top-level `subCategory` is the most specific.
+    assert!(matches!(
+        classify(400, br#"{"category":"VALIDATION_ERROR","subCategory":"ConversationsApiError.THREAD_CLOSED","message":"m","correlationId":"x"}"#),
+        HubSpotError::Api { category, .. } if category == "ConversationsApiError.THREAD_CLOSED"
+    ));
+}
+
+#[test]
+fn the_daily_policy_is_told_apart_from_the_ten_second_one() {
+    let daily = classify(
+        429,
+        br#"{"status":"error","errorType":"RATE_LIMIT","policyName":"DAILY","message":"You have reached your daily limit."}"#,
+    );
+    assert!(
+        matches!(&daily, HubSpotError::RateLimited { daily: true, .. }),
+        "{daily:?}"
+    );
+    assert!(!daily.is_retryable());
+    let ten = classify(429, br#"{"policyName":"TEN_SECONDLY_ROLLING"}"#);
+    assert!(matches!(
+        &ten,
+        HubSpotError::RateLimited { daily: false, .. }
+    ));
+    assert!(ten.is_retryable());
 }
 
 #[tokio::test]
@@ -256,7 +280,7 @@ async fn connection_refused_is_a_retryable_transport_error() {
 async fn a_slow_answer_within_the_timeout_succeeds() {
     let (server, api) = setup().await;
     Mock::given(method("GET"))
-        .and(path("/conversations/v3/conversations/actors/A-1"))
+        .and(path("/conversations/conversations/2026-09/actors/A-1"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "A-1", "name": "Slow"}))
@@ -273,7 +297,7 @@ async fn a_timeout_is_a_retryable_transport_error() {
     let (server, api) = setup().await;
     let api = api.with_timeout(Duration::from_millis(200));
     Mock::given(method("GET"))
-        .and(path("/conversations/v3/conversations/actors/A-1"))
+        .and(path("/conversations/conversations/2026-09/actors/A-1"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "A-1"}))
@@ -290,7 +314,9 @@ async fn a_timeout_is_a_retryable_transport_error() {
 async fn ids_cannot_escape_their_path_segment() {
     let (server, api) = setup().await;
     Mock::given(method("GET"))
-        .and(path("/conversations/v3/conversations/actors/a%2Fb%3Fc"))
+        .and(path(
+            "/conversations/conversations/2026-09/actors/a%2Fb%3Fc",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "a/b?c"})))
         .expect(1)
         .mount(&server)
@@ -381,4 +407,37 @@ fn ids_parse_from_numbers_and_strings() {
     let a: Actor = serde_json::from_value(json!({"id": 1.0e3})).unwrap();
     assert_eq!(a.id, "1000");
     assert!(serde_json::from_value::<Actor>(json!({"id": null})).is_err());
+}
+
+#[tokio::test]
+async fn a_nearly_spent_window_paces_the_next_call_instead_of_drawing_a_429() {
+    let (server, api) = setup().await;
+    // HubSpot's headers on every answer: one request left in a one-second window.
+    Mock::given(method("GET"))
+        .and(path(format!("{THREADS}/8")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-HubSpot-RateLimit-Max", "110")
+                .insert_header("X-HubSpot-RateLimit-Remaining", "1")
+                .insert_header("X-HubSpot-RateLimit-Interval-Milliseconds", "1000")
+                .set_body_json(json!({"id": "8", "status": "OPEN"})),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    api.get_thread(&token(), "8").await.unwrap();
+    assert_eq!(api.paced_ms(), 0, "the first call knows of no window");
+    api.get_thread(&token(), "8").await.unwrap();
+    let waited = api.paced_ms();
+    assert!((500..=1000).contains(&waited), "waited {waited} ms");
+    // Another token (another portal) is not held back by this one's window.
+    Mock::given(method("GET"))
+        .and(path(format!("{THREADS}/9")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "9"})))
+        .mount(&server)
+        .await;
+    api.get_thread(&Secret::new("another-portal-token"), "9")
+        .await
+        .unwrap();
+    assert_eq!(api.paced_ms(), waited);
 }

@@ -1,0 +1,156 @@
+//! Pacing by HubSpot's own rate-limit headers: every answer says how many requests are left
+//! in the token's window (`X-HubSpot-RateLimit-Remaining`) and how long the window is
+//! (`-Interval-Milliseconds`), contracts/hubspot.md. When a token's window is nearly spent,
+//! the next request waits for it to roll instead of drawing a 429: a busy portal slows down
+//! rather than fails. Kept per token (a token is one portal), per process; the queue's
+//! retries remain the answer to a 429 that still comes.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A window this close to spent makes the next request wait (others of the same process
+/// may be on their way).
+const FLOOR: u64 = 2;
+/// Never wait longer than HubSpot's longest window of this kind (ten seconds).
+const MAX_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub remaining: u64,
+    pub rolls_at: Instant,
+}
+
+/// How long a request must wait, given what is known of its token's window.
+pub(crate) fn wait_for(w: Option<Window>, now: Instant) -> Option<Duration> {
+    let w = w?;
+    (w.remaining <= FLOOR && w.rolls_at > now).then(|| (w.rolls_at - now).min(MAX_WAIT))
+}
+
+/// The window an answer's headers describe.
+pub(crate) fn window_of(headers: &reqwest::header::HeaderMap, now: Instant) -> Option<Window> {
+    let num = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let remaining = num("x-hubspot-ratelimit-remaining")?;
+    let interval = num("x-hubspot-ratelimit-interval-milliseconds")?;
+    Some(Window {
+        remaining,
+        rolls_at: now + Duration::from_millis(interval.min(MAX_WAIT.as_millis() as u64)),
+    })
+}
+
+#[derive(Default)]
+pub(crate) struct Pacer {
+    /// By a hash of the request's Authorization header (the token itself is not kept).
+    windows: Mutex<HashMap<u64, Window>>,
+    waited_ms: AtomicU64,
+}
+
+impl Pacer {
+    fn key(auth: Option<&reqwest::header::HeaderValue>) -> Option<u64> {
+        let mut h = DefaultHasher::new();
+        auth?.as_bytes().hash(&mut h);
+        Some(h.finish())
+    }
+
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Window>> {
+        self.windows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits, if the token's window is nearly spent; counts the request against it.
+    pub(crate) async fn before(&self, auth: Option<&reqwest::header::HeaderValue>) {
+        let Some(key) = Self::key(auth) else {
+            return;
+        };
+        let wait = {
+            let mut windows = self.windows();
+            let now = Instant::now();
+            let wait = wait_for(windows.get(&key).copied(), now);
+            if let Some(w) = windows.get_mut(&key) {
+                if w.rolls_at <= now {
+                    windows.remove(&key);
+                } else {
+                    w.remaining = w.remaining.saturating_sub(1);
+                }
+            }
+            wait
+        };
+        if let Some(d) = wait {
+            tracing::info!(
+                wait_ms = d.as_millis() as u64,
+                "hubspot rate-limit window nearly spent; pacing"
+            );
+            self.waited_ms
+                .fetch_add(d.as_millis() as u64, Ordering::Relaxed);
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// Records what an answer said of the window.
+    pub(crate) fn after(
+        &self,
+        auth: Option<&reqwest::header::HeaderValue>,
+        headers: &reqwest::header::HeaderMap,
+    ) {
+        let (Some(key), Some(w)) = (Self::key(auth), window_of(headers, Instant::now())) else {
+            return;
+        };
+        self.windows().insert(key, w);
+    }
+
+    /// Milliseconds spent waiting so far (for tests and logs).
+    pub(crate) fn waited_ms(&self) -> u64 {
+        self.waited_ms.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nearly_spent_window_waits_until_it_rolls_and_no_longer() {
+        let now = Instant::now();
+        let w = |remaining, ms| Window {
+            remaining,
+            rolls_at: now + Duration::from_millis(ms),
+        };
+        assert_eq!(wait_for(None, now), None);
+        assert_eq!(wait_for(Some(w(50, 9000)), now), None);
+        assert_eq!(
+            wait_for(Some(w(2, 4000)), now),
+            Some(Duration::from_millis(4000))
+        );
+        assert_eq!(wait_for(Some(w(0, 60_000)), now), Some(MAX_WAIT));
+        let rolled = Window {
+            remaining: 0,
+            rolls_at: now,
+        };
+        assert_eq!(wait_for(Some(rolled), now + Duration::from_millis(1)), None);
+    }
+
+    #[test]
+    fn headers_give_the_window() {
+        let mut h = reqwest::header::HeaderMap::new();
+        let now = Instant::now();
+        assert_eq!(window_of(&h, now), None);
+        h.insert("X-HubSpot-RateLimit-Remaining", "7".parse().unwrap());
+        h.insert(
+            "X-HubSpot-RateLimit-Interval-Milliseconds",
+            "10000".parse().unwrap(),
+        );
+        assert_eq!(
+            window_of(&h, now),
+            Some(Window {
+                remaining: 7,
+                rolls_at: now + Duration::from_secs(10)
+            })
+        );
+    }
+}
