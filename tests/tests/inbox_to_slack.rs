@@ -499,3 +499,93 @@ async fn attachments_appear_as_links_with_their_names_and_cannot_forge_links() {
         reply[0]
     );
 }
+
+#[tokio::test]
+async fn attachments_of_other_kinds_are_shown_for_what_they_are_with_no_file_lookup() {
+    let e = env().await;
+    let mut m2 = message_json("m2", 2, "INCOMING", "here you go");
+    // The 2026-09 definitions' attachment kinds, as HubSpot sends them.
+    m2["attachments"] = json!([
+        {"type": "LOCATION", "latitude": 52.37, "longitude": 4.89, "name": "Dam Square",
+         "url": "https://maps.example.com/?q=52.37,4.89"},
+        {"type": "CONTACT", "contactProfile": {"name": {"firstName": "Ada", "lastName": "L"},
+         "emails": [], "phones": [], "addresses": [], "urls": []}},
+        {"type": "QUICK_REPLIES", "allowMultiSelect": false, "allowUserInput": true,
+         "quickReplies": [{"label": "Sales", "value": "sales", "valueType": "TEXT"},
+                          {"label": "Support", "value": "support", "valueType": "TEXT"}]},
+        {"type": "UNSUPPORTED_CONTENT"},
+        {"type": "MESSAGE_HEADER", "text": "Re: order", "fileId": 5},
+        {"type": "SOCIAL_MEDIA_METADATA", "socialMetadata": {}},
+        {"type": "STICKER_PACK", "id": 1}
+    ]);
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi"), m2],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    let reply = posts_in_thread(&posts, "1700000001.000001");
+    assert_eq!(reply.len(), 1);
+    let text = &reply[0];
+    assert!(
+        text.contains("Location: <https://maps.example.com/?q=52.37,4.89|Dam Square>"),
+        "{text}"
+    );
+    assert!(text.contains("A contact card: Ada L"), "{text}");
+    assert!(
+        text.contains("Quick replies offered: Sales · Support"),
+        "{text}"
+    );
+    assert!(text.contains("Content the inbox cannot show"), "{text}");
+    assert!(text.contains("kind STICKER_PACK"), "{text}");
+    // Only files are paperclips; metadata is not shown.
+    assert!(!text.contains(":paperclip:"), "{text}");
+    assert!(!text.contains("Re: order"), "{text}");
+    // Nothing but a FILE is looked up in the file manager (the header's fileId included).
+    assert!(e
+        .hubspot
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| !r.url.path().starts_with("/files/")));
+}
+
+#[tokio::test]
+async fn a_spam_thread_is_not_posted_and_a_restored_one_reappears() {
+    let e = env().await;
+    let mut spam = thread_json(T, "1000", "OPEN", None);
+    spam["spam"] = json!(true);
+    e.inbox
+        .set(&spam, &[message_json("m1", 1, "INCOMING", "buy now")]);
+    e.post_webhook(&creation()).await;
+    e.post_webhook(&new_message("m1")).await;
+    e.drain().await;
+    assert!(e.slack_calls("chat.postMessage").await.is_empty());
+
+    // Archived, then restored (propertyChange isArchived=false): it appears then.
+    let mut archived = thread_json(T, "1000", "OPEN", None);
+    archived["archived"] = json!(true);
+    e.inbox.set(
+        &archived,
+        &[message_json("m1", 1, "INCOMING", "hello again")],
+    );
+    e.post_webhook(&new_message("m1")).await;
+    e.drain().await;
+    assert!(e.slack_calls("chat.postMessage").await.is_empty());
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hello again")],
+    );
+    e.post_webhook(&json!([event(
+        "conversation.propertyChange",
+        T,
+        json!({"propertyName": "isArchived", "propertyValue": "false"})
+    )]))
+    .await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0]["blocks"].to_string().contains("hello again"));
+}

@@ -41,6 +41,8 @@ pub struct Conversation {
     pub channel: String,
     /// The assigned agent's user id.
     pub assignee_user_id: Option<String>,
+    /// Marked as spam in the inbox: not a chat to post.
+    pub spam: bool,
 }
 
 /// What a message is.
@@ -85,13 +87,31 @@ pub struct ReplyRoute {
     pub channel_account_id: Option<String>,
 }
 
-/// A file or other attachment of a message, as the inbox describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Attachment {
-    pub file_id: Option<String>,
-    pub name: Option<String>,
-    pub url: Option<String>,
-    pub size: Option<u64>,
+/// What a message carries besides its text, by kind (the definitions' union tagged by `type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attachment {
+    /// A file, shown as a link; its size when known.
+    File {
+        file_id: Option<String>,
+        name: Option<String>,
+        url: Option<String>,
+        size: Option<u64>,
+    },
+    /// A shared location.
+    Location {
+        name: Option<String>,
+        url: Option<String>,
+    },
+    /// A shared contact card.
+    Contact { name: Option<String> },
+    /// The choices the visitor was offered, by label.
+    QuickReplies { labels: Vec<String> },
+    /// Content the inbox itself cannot show.
+    Unsupported,
+    /// Not content (message headers, template and social metadata): not shown.
+    Metadata,
+    /// A kind this code does not know.
+    Other { kind: String },
 }
 
 /// One message of a conversation.

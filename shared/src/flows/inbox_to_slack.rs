@@ -18,7 +18,8 @@ use crate::chat::blocks::card::{Card, Person, ACTION_REPLY_IN_INBOX};
 use crate::chat::blocks::messages::{sender_name, thread_text};
 use crate::chat::slack::SlackError;
 use crate::domain::{
-    Conversation, Direction, InboxError, InboxRoute, Install, InstallStatus, Message, ThreadMap,
+    Attachment, Conversation, Direction, InboxError, InboxRoute, Install, InstallStatus, Message,
+    ThreadMap,
 };
 use crate::queue::JobError;
 use crate::services::failures::{hubspot_failure, slack_failure};
@@ -40,14 +41,17 @@ fn is_from_slack(app: &App, m: &Message) -> bool {
 async fn with_sizes(app: &App, token: &Secret, m: &Message) -> Message {
     let mut m = m.clone();
     for a in m.attachments.iter_mut() {
-        if a.size.is_some() {
-            continue;
-        }
-        let Some(id) = a.file_id.clone() else {
+        // Only files have a size, and only the file manager knows it.
+        let Attachment::File {
+            file_id: Some(id),
+            size: size @ None,
+            ..
+        } = a
+        else {
             continue;
         };
-        match app.inbox.file_size(token, &id).await {
-            Ok(Some(n)) => a.size = Some(n),
+        match app.inbox.file_size(token, id).await {
+            Ok(Some(n)) => *size = Some(n),
             Ok(None) => {}
             Err(e) => tracing::debug!(error = %e, "attachment size not read"),
         }
@@ -261,11 +265,11 @@ async fn sync_locked(
             );
             return Ok(());
         }
-        if thread.archived {
+        if thread.archived || thread.spam {
             tracing::info!(
                 portal,
                 conversation = thread_id,
-                reason = "archived",
+                reason = if thread.spam { "spam" } else { "archived" },
                 "conversation not posted"
             );
             return Ok(());

@@ -2,7 +2,7 @@
 
 use crate::chat::blocks::card::MAX_TEXT;
 use crate::chat::text as slack_text;
-use crate::domain::{Direction, Message};
+use crate::domain::{Attachment, Direction, Message};
 
 /// Who wrote a message, as the thread and the card name them.
 pub fn sender_name(m: &Message) -> String {
@@ -37,22 +37,74 @@ pub fn thread_text(m: &Message, inbox_url: &str) -> String {
         ));
     }
     for a in &m.attachments {
-        let name = a.name.as_deref().unwrap_or("attachment");
-        let url = a.url.as_deref().unwrap_or("");
-        let mut name = slack_text::escape(name).replace('|', "¦");
-        if let Some(n) = a.size {
-            name.push_str(&format!(" ({})", human_size(n)));
-        }
-        // A link's URL may not carry `|` or `>` (they end the token): only plain http(s) URLs.
-        if (url.starts_with("https://") || url.starts_with("http://"))
-            && !url.contains(['|', '>', '<', ' '])
-        {
-            out.push_str(&format!("\n:paperclip: <{url}|{name}>"));
-        } else {
-            out.push_str(&format!("\n:paperclip: {name} (open it in the inbox)"));
+        if let Some(line) = attachment_line(a) {
+            out.push('\n');
+            out.push_str(&line);
         }
     }
     out
+}
+
+/// A link for Slack only from a plain http(s) URL: a link's URL may not carry `|`, `<`, `>`
+/// or a space (they end the token).
+fn linkable(url: Option<&str>) -> Option<&str> {
+    url.filter(|u| {
+        (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(['|', '>', '<', ' '])
+    })
+}
+
+/// A name as a link's label: escaped, with no `|` (which would end the label).
+fn label(name: &str) -> String {
+    slack_text::escape(name).replace('|', "¦")
+}
+
+/// How an attachment reads in the thread, by kind: files as links (a paperclip), other kinds
+/// for what they are, metadata not at all.
+fn attachment_line(a: &Attachment) -> Option<String> {
+    Some(match a {
+        Attachment::File {
+            name, url, size, ..
+        } => {
+            let mut name = label(name.as_deref().unwrap_or("attachment"));
+            if let Some(n) = size {
+                name.push_str(&format!(" ({})", human_size(*n)));
+            }
+            match linkable(url.as_deref()) {
+                Some(u) => format!(":paperclip: <{u}|{name}>"),
+                None => format!(":paperclip: {name} (open it in the inbox)"),
+            }
+        }
+        Attachment::Location { name, url } => {
+            let name = label(name.as_deref().unwrap_or("a location"));
+            match linkable(url.as_deref()) {
+                Some(u) => format!(":round_pushpin: Location: <{u}|{name}>"),
+                None => format!(":round_pushpin: Location: {name}"),
+            }
+        }
+        Attachment::Contact { name } => format!(
+            ":bust_in_silhouette: A contact card: {} (open it in the inbox)",
+            label(name.as_deref().unwrap_or("no name"))
+        ),
+        Attachment::QuickReplies { labels } if labels.is_empty() => {
+            ":point_right: Quick replies were offered".to_string()
+        }
+        Attachment::QuickReplies { labels } => format!(
+            ":point_right: Quick replies offered: {}",
+            labels
+                .iter()
+                .map(|l| label(l))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        ),
+        Attachment::Unsupported => {
+            ":grey_question: Content the inbox cannot show (open it in the inbox)".to_string()
+        }
+        Attachment::Metadata => return None,
+        Attachment::Other { kind } => format!(
+            ":grey_question: An attachment of kind {} (open it in the inbox)",
+            label(kind)
+        ),
+    })
 }
 
 /// "512 B", "48 KB", "1.2 MB".

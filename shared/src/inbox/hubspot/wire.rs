@@ -38,6 +38,9 @@ pub struct ThreadWire {
     pub status: String,
     #[serde(default, deserialize_with = "null_default")]
     pub archived: bool,
+    /// Required by the definition; absent in older answers (then not spam).
+    #[serde(default, deserialize_with = "null_default")]
+    pub spam: bool,
     #[serde(default, deserialize_with = "de_opt_id")]
     pub inbox_id: Option<String>,
     /// A contact id, or a visitor id when no contact exists yet.
@@ -163,8 +166,8 @@ pub struct OwnerWire {
 
 /// The body of `POST .../threads/{threadId}/messages`, serialized exactly like the contract's
 /// valid example: `type, text, richText?, senderActorId, channelId, channelAccountId,
-/// attachments, recipients`. `attachments` is always sent (`[]` when empty). For a `COMMENT`,
-/// empty `channelId`/`channelAccountId` and an empty `recipients` list are left out.
+/// attachments, recipients`. `attachments` is always sent (`[]` when empty). A `COMMENT`
+/// carries `type, text, richText?, attachments` only (the definition's PublicCommentEgg).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutgoingWire {
@@ -174,8 +177,9 @@ pub struct OutgoingWire {
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rich_text: Option<String>,
-    /// The agent's `A-<userId>`.
-    pub sender_actor_id: String,
+    /// The agent's `A-<userId>` (a MESSAGE only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_actor_id: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub channel_id: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -406,6 +410,7 @@ impl From<ThreadWire> for Conversation {
             archived: w.archived,
             inbox_id: w.inbox_id,
             contact_id: w.associated_contact_id,
+            spam: w.spam,
         }
     }
 }
@@ -451,22 +456,72 @@ impl ParticipantWire {
     }
 }
 
-/// An attachment's fields as HubSpot names them (`name` or `fileName`, `url`, `size`,
-/// `fileId` as text or a number).
+/// An attachment by its `type` (the 2026-09 definitions: `FILE`, `LOCATION`, `CONTACT`,
+/// `QUICK_REPLIES`, `UNSUPPORTED_CONTENT`, and metadata kinds). An untyped one with a
+/// `fileId` is taken as a file, as older answers sent them; ids as text or numbers.
 fn attachment(a: &Value) -> Attachment {
-    Attachment {
-        file_id: match a.get("fileId") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
+    let text = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
+    let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
+    let file_id = match a.get("fileId") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match kind {
+        "FILE" => Attachment::File {
+            file_id,
+            name: text("name").or_else(|| text("fileName")),
+            url: text("url"),
+            size: a.get("size").and_then(Value::as_u64),
         },
-        name: a
-            .get("name")
-            .or_else(|| a.get("fileName"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        url: a.get("url").and_then(Value::as_str).map(str::to_string),
-        size: a.get("size").and_then(Value::as_u64),
+        "" if file_id.is_some() => Attachment::File {
+            file_id,
+            name: text("name").or_else(|| text("fileName")),
+            url: text("url"),
+            size: a.get("size").and_then(Value::as_u64),
+        },
+        "LOCATION" => Attachment::Location {
+            name: text("name").or_else(|| text("address")),
+            url: text("url"),
+        },
+        "CONTACT" => Attachment::Contact {
+            name: a.pointer("/contactProfile/name").and_then(|n| {
+                n.as_str().map(str::to_string).or_else(|| {
+                    let parts: Vec<&str> = ["firstName", "lastName"]
+                        .iter()
+                        .filter_map(|k| n.get(*k).and_then(Value::as_str))
+                        .filter(|s| !s.trim().is_empty())
+                        .collect();
+                    (!parts.is_empty()).then(|| parts.join(" "))
+                })
+            }),
+        },
+        "QUICK_REPLIES" => Attachment::QuickReplies {
+            labels: a
+                .get("quickReplies")
+                .and_then(Value::as_array)
+                .map(|qs| {
+                    qs.iter()
+                        .filter_map(|q| {
+                            q.get("label")
+                                .or_else(|| q.get("value"))
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        "UNSUPPORTED_CONTENT" => Attachment::Unsupported,
+        "MESSAGE_HEADER" | "WHATSAPP_TEMPLATE_METADATA" | "SOCIAL_MEDIA_METADATA" => {
+            Attachment::Metadata
+        }
+        "" => Attachment::Other {
+            kind: "unknown".into(),
+        },
+        other => Attachment::Other {
+            kind: other.to_string(),
+        },
     }
 }
 
@@ -538,19 +593,33 @@ impl From<InboxWire> for InboxInfo {
 
 impl From<&OutgoingMessage> for OutgoingWire {
     fn from(m: &OutgoingMessage) -> Self {
+        // Uploaded files go by id (the send-message definition: `{type: FILE, fileId}`).
+        let attachments = m
+            .file_ids
+            .iter()
+            .map(|id| json!({"type": "FILE", "fileId": id}))
+            .collect();
+        if m.note {
+            // A COMMENT (PublicCommentEgg) has only `type`, `text`, `richText`, `attachments`.
+            return OutgoingWire {
+                type_: "COMMENT".into(),
+                text: m.text.clone(),
+                rich_text: m.rich_text.clone(),
+                sender_actor_id: None,
+                channel_id: String::new(),
+                channel_account_id: String::new(),
+                attachments,
+                recipients: vec![],
+            };
+        }
         OutgoingWire {
-            type_: if m.note { "COMMENT" } else { "MESSAGE" }.into(),
+            type_: "MESSAGE".into(),
             text: m.text.clone(),
             rich_text: m.rich_text.clone(),
-            sender_actor_id: format!("A-{}", m.agent_user_id),
+            sender_actor_id: Some(format!("A-{}", m.agent_user_id)),
             channel_id: m.reply_route.channel_id.clone().unwrap_or_default(),
             channel_account_id: m.reply_route.channel_account_id.clone().unwrap_or_default(),
-            // Uploaded files go by id (the send-message spec: `{type: FILE, fileId}`).
-            attachments: m
-                .file_ids
-                .iter()
-                .map(|id| json!({"type": "FILE", "fileId": id}))
-                .collect(),
+            attachments,
             recipients: m
                 .recipients
                 .iter()

@@ -46,6 +46,7 @@ async fn get_thread_parses_numeric_and_string_ids() {
             live_chat: true,
             channel: "1000".into(),
             assignee_user_id: Some("2620022".into()),
+            spam: false,
         }
     );
 }
@@ -274,7 +275,7 @@ async fn send_message_body_equals_the_contract_example() {
 }
 
 #[test]
-fn a_comment_leaves_out_empty_channel_fields() {
+fn a_comment_carries_only_what_the_comment_schema_has() {
     let msg = OutgoingMessage {
         note: true,
         text: "note".into(),
@@ -284,9 +285,27 @@ fn a_comment_leaves_out_empty_channel_fields() {
         recipients: vec![],
         file_ids: vec![],
     };
+    // A comment has only what the definition's PublicCommentEgg has: no sender, channel
+    // or recipients, even when the note came from a conversation that has them.
     assert_eq!(
         serde_json::to_value(OutgoingWire::from(&msg)).unwrap(),
-        json!({"type": "COMMENT", "text": "note", "senderActorId": "A-1", "attachments": []})
+        json!({"type": "COMMENT", "text": "note", "attachments": []})
+    );
+    let routed = OutgoingMessage {
+        reply_route: ReplyRoute {
+            channel_id: Some("1000".into()),
+            channel_account_id: Some("148662".into()),
+        },
+        recipients: vec![Participant {
+            id: Some("V-1".into()),
+            ..Participant::default()
+        }],
+        file_ids: vec!["77".into()],
+        ..msg
+    };
+    assert_eq!(
+        serde_json::to_value(OutgoingWire::from(&routed)).unwrap(),
+        json!({"type": "COMMENT", "text": "note", "attachments": [{"type": "FILE", "fileId": "77"}]})
     );
 }
 
