@@ -3,7 +3,8 @@
 # SAM CLI and cfn-lint in .venv/sam, Debian's chromium when missing), starts the local
 # DynamoDB-compatible server, runs the Rust tests (unit and integration, DynamoDB half
 # against moto), the browser tests of the install pages, the soak with faults, fuzzing
-# (20 s a parser; FUZZ_SECONDS to change), lints the SAM template, and stops what it started.
+# (20 s a parser; FUZZ_SECONDS to change), parses the HubSpot projects with HubSpot's library
+# (npm, into .venv/hsparse), lints the SAM template, and stops what it started.
 #   scripts/test.sh              everything
 #   scripts/test.sh -- FILTER    only cargo tests matching FILTER (still with moto)
 set -euo pipefail
@@ -56,6 +57,8 @@ if [[ ${#filter[@]} -eq 0 ]]; then
   cargo test --workspace --quiet --test soak -- --nocapture soak_with_faults_loses_nothing
   echo "==> fuzzing every parser of outside input (scripts/fuzz.sh; cargo-fuzz installed if missing)"
   scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+  echo "==> the HubSpot projects parse with HubSpot's own library (npm @hubspot/project-parsing-lib)"
+  scripts/hubspot-project.sh --check
   echo "==> sample events are up to date"
   python3 events/make_forms.py --check
   echo "==> SAM template lint"

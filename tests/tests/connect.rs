@@ -405,9 +405,9 @@ async fn the_whole_install_chain_connects_the_portal_to_the_picked_channel() {
     );
     assert_eq!(
         q["scope"],
-        "conversations.read conversations.write crm.objects.owners.read crm.objects.contacts.read crm.objects.users.read crm.objects.users.write"
+        "oauth conversations.read conversations.write crm.objects.owners.read crm.objects.contacts.read crm.objects.users.read crm.objects.users.write"
     );
-    assert!(to.contains("scope=conversations.read%20conversations.write"));
+    assert!(to.contains("scope=oauth%20conversations.read%20conversations.write"));
     assert_eq!(q["optional_scope"], "files");
     let hs_state = q["state"].clone();
     assert!(hs_state.starts_with("v1.hubspot."), "{hs_state}");

@@ -47,9 +47,12 @@ pub const SLACK_BOT_SCOPES: &[&str] = &[
     "incoming-webhook",
 ];
 
-/// HubSpot scopes (contracts/hubspot.md, "OAuth"): the inbox, owners, contacts, and the
-/// users object for availability.
+/// HubSpot scopes (contracts/hubspot.md, "OAuth"): `oauth` (every app's, as HubSpot's
+/// project samples list it), the inbox, owners, contacts, and the users object for
+/// availability. hubspot-app/*/src/app/app-hsmeta.json lists the same
+/// (tests/tests/hubspot_project.rs).
 pub const HUBSPOT_SCOPES: &[&str] = &[
+    "oauth",
     "conversations.read",
     "conversations.write",
     "crm.objects.owners.read",
