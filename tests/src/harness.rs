@@ -58,6 +58,8 @@ pub struct Env {
     pub hubspot: MockServer,
     pub inbox: Inbox,
     pub http: reqwest::Client,
+    /// The cookies the runner set, as a browser keeps them (name -> value).
+    pub cookies: std::sync::Mutex<HashMap<String, String>>,
 }
 
 fn now_ms() -> i64 {
@@ -136,10 +138,39 @@ pub async fn start(opts: Opts) -> Env {
         hubspot,
         inbox,
         http: reqwest::Client::new(),
+        cookies: Default::default(),
     }
 }
 
 impl Env {
+    /// A `cookie` header with what the runner set so far, as a browser would send it.
+    pub fn cookie_header(&self) -> Option<String> {
+        let jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+        (!jar.is_empty()).then(|| {
+            jar.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// Keeps the cookies an answer sets (`Max-Age=0` removes one).
+    pub fn keep_cookies(&self, headers: &reqwest::header::HeaderMap) {
+        let mut jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+        for v in headers.get_all("set-cookie") {
+            let Ok(v) = v.to_str() else { continue };
+            let mut parts = v.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.trim().split_once('=')) else {
+                continue;
+            };
+            if parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0")) {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.runner.url())
     }

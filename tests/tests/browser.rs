@@ -234,7 +234,9 @@ async fn chromium_follows_the_install_chain_to_the_success_page() {
     assert_eq!(install.team_id, TEAM2);
     assert_eq!(install.channel_id.as_deref(), Some("C0PUBLIC01"));
 
-    // Opening the last link again (back button, a shared link): refused, and it says why.
+    // The last link opened in another browser (a shared link; each dump_dom is a fresh
+    // profile): refused before anything is looked at, and it says why. (The same browser
+    // opening it again is told it was already used: tests/tests/connect.rs.)
     let again = format!(
         "{}/slack/oauth/callback?code=sl-code&state={}",
         e.runner.url(),
@@ -242,7 +244,7 @@ async fn chromium_follows_the_install_chain_to_the_success_page() {
     );
     let dom = dump_dom(&again).await;
     assert!(
-        dom.contains("<h1>This install link was already used</h1>"),
+        dom.contains("<h1>This install link belongs to another browser</h1>"),
         "{dom}"
     );
     assert!(dom.contains("Start the install again"), "{dom}");

@@ -214,12 +214,14 @@ struct Page {
     body: String,
 }
 
+/// A GET as the installing admin's browser makes it: with the cookies the runner set.
 async fn get(e: &Env, path_and_query: &str) -> Page {
-    let r = no_redirects()
-        .get(e.url(path_and_query))
-        .send()
-        .await
-        .unwrap();
+    let mut req = no_redirects().get(e.url(path_and_query));
+    if let Some(c) = e.cookie_header() {
+        req = req.header("cookie", c);
+    }
+    let r = req.send().await.unwrap();
+    e.keep_cookies(r.headers());
     let status = r.status().as_u16();
     let location = r
         .headers()
@@ -1419,6 +1421,13 @@ async fn a_workspace_connected_to_another_portal_is_not_taken_over() {
         Some("777"),
         exp,
     );
+    // Opened in the browser the link was made for.
+    let binding =
+        shared::flows::connect::browser_binding(&app.settings.oauth_state_key, &state).unwrap();
+    e.cookies.lock().unwrap().insert(
+        shared::flows::connect::browser_cookie_name(&state).unwrap(),
+        binding,
+    );
     let p = get(
         &e,
         &format!("/slack/oauth/callback?code=sl-code&state={}", enc(&state)),
@@ -1617,4 +1626,87 @@ async fn the_portal_is_asked_of_hubspot_when_the_token_answer_does_not_name_it()
         reqs.iter().all(|r| !r.url.as_str().contains(HS_ACCESS)),
         "a token in a URL"
     );
+}
+
+#[tokio::test]
+async fn a_leaked_install_link_cannot_be_finished_in_another_browser() {
+    let e = env().await;
+    let jar = |e: &Env| e.cookies.lock().unwrap().clone();
+    let set_jar = |e: &Env, j: std::collections::HashMap<String, String>| {
+        *e.cookies.lock().unwrap() = j;
+    };
+    // The admin starts the install: the redirect to HubSpot sets the browser's cookie.
+    let p = get(&e, "/hubspot/install").await;
+    assert_eq!(p.status, 302);
+    let admins = jar(&e);
+    assert_eq!(admins.len(), 1);
+    assert!(
+        admins.keys().all(|k| k.starts_with("hs_slack_install_")),
+        "{admins:?}"
+    );
+    let hs_state = query(&p.location.unwrap())["state"].clone();
+    let callback = format!(
+        "/hubspot/oauth/callback?code=hs-code&state={}",
+        enc(&hs_state)
+    );
+
+    // Someone else opens the same link: with no cookie, or a made-up one.
+    set_jar(&e, Default::default());
+    let p = get(&e, &callback).await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    assert!(p.body.contains("belongs to another browser"), "{}", p.body);
+    let forged = admins.keys().map(|k| (k.clone(), "0".repeat(64))).collect();
+    set_jar(&e, forged);
+    assert_eq!(get(&e, &callback).await.status, 400);
+    // Nothing was exchanged, and the link still works in the admin's browser.
+    assert!(token_grants(&e).await.is_empty());
+    set_jar(&e, admins.clone());
+    let p = get(&e, &callback).await;
+    assert_eq!(p.status, 302, "{}", p.body);
+    let sl_state = query(&p.location.unwrap())["state"].clone();
+
+    // The Slack step is bound the same way, to a cookie set with its redirect.
+    let slack_callback = format!(
+        "/slack/oauth/callback?code=sl-code&state={}",
+        enc(&sl_state)
+    );
+    let admins = jar(&e);
+    assert_eq!(admins.len(), 2, "{admins:?}");
+    set_jar(&e, Default::default());
+    assert_eq!(get(&e, &slack_callback).await.status, 400);
+    assert!(e
+        .runner
+        .app
+        .records
+        .get_install(PORTAL2)
+        .await
+        .unwrap()
+        .is_none());
+    set_jar(&e, admins);
+    let p = get(&e, &slack_callback).await;
+    e.drain().await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(install2(&e).await.team_id, TEAM2);
+}
+
+#[tokio::test]
+async fn the_install_cookie_is_http_only_lax_and_short_lived() {
+    let e = env().await;
+    let r = no_redirects()
+        .get(e.url("/hubspot/install"))
+        .send()
+        .await
+        .unwrap();
+    let c = r
+        .headers()
+        .get("set-cookie")
+        .expect("a cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    for attr in ["HttpOnly", "SameSite=Lax", "Max-Age=600", "Path=/"] {
+        assert!(c.contains(attr), "{attr} missing: {c}");
+    }
+    // PUBLIC_BASE_URL is https here: the cookie only travels over TLS.
+    assert!(c.contains("Secure"), "{c}");
 }

@@ -847,13 +847,23 @@ fn edge_cases() -> Vec<Case> {
 }
 
 fn oauth_cases() -> Vec<Case> {
-    let cb = |state: &str| Req {
+    // Each from the browser the link was made for (its cookie), so what is checked is the
+    // state itself.
+    let cb = |state: &str, key: &shared::support::secret::Secret| Req {
         method: "GET",
         target: format!(
             "/hubspot/oauth/callback?code=code-123&state={}",
             percent(state)
         ),
-        headers: vec![],
+        headers: vec![(
+            "cookie".to_string(),
+            format!(
+                "{}={}",
+                shared::flows::connect::browser_cookie_name(state)
+                    .unwrap_or_else(|| shared::flows::connect::BROWSER_COOKIE.to_string()),
+                shared::flows::connect::browser_binding(key, state).unwrap_or_default()
+            ),
+        )],
         body: vec![],
         chunked: false,
     };
@@ -861,21 +871,24 @@ fn oauth_cases() -> Vec<Case> {
     vec![
         case(
             "oauth: forged state (garbage)",
-            Box::new(move |_| cb("forged-state")),
+            Box::new(move |ctx| cb("forged-state", &ctx.state_key)),
             400,
             "not valid",
         ),
         case(
             "oauth: state signed with another key",
-            Box::new(move |_| {
+            Box::new(move |ctx| {
                 let other = shared::support::secret::Secret::new("another-key");
-                cb(&shared::flows::connect::encode_state(
-                    &other,
-                    "hubspot",
-                    "abcdef0123456789",
-                    None,
-                    far,
-                ))
+                cb(
+                    &shared::flows::connect::encode_state(
+                        &other,
+                        "hubspot",
+                        "abcdef0123456789",
+                        None,
+                        far,
+                    ),
+                    &ctx.state_key,
+                )
             }),
             400,
             "not valid",
@@ -883,13 +896,16 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: well-signed state that was never issued",
             Box::new(move |ctx| {
-                cb(&shared::flows::connect::encode_state(
+                cb(
+                    &shared::flows::connect::encode_state(
+                        &ctx.state_key,
+                        "hubspot",
+                        "00112233445566778899aabbccddeeff",
+                        None,
+                        far,
+                    ),
                     &ctx.state_key,
-                    "hubspot",
-                    "00112233445566778899aabbccddeeff",
-                    None,
-                    far,
-                ))
+                )
             }),
             400,
             "already used",
@@ -897,13 +913,16 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: well-signed state that has expired",
             Box::new(move |ctx| {
-                cb(&shared::flows::connect::encode_state(
+                cb(
+                    &shared::flows::connect::encode_state(
+                        &ctx.state_key,
+                        "hubspot",
+                        "00112233445566778899aabbccddeef0",
+                        None,
+                        now_s() - 1,
+                    ),
                     &ctx.state_key,
-                    "hubspot",
-                    "00112233445566778899aabbccddeef0",
-                    None,
-                    now_s() - 1,
-                ))
+                )
             }),
             400,
             "expired",
@@ -911,20 +930,23 @@ fn oauth_cases() -> Vec<Case> {
         case(
             "oauth: the Slack step's state at the HubSpot callback",
             Box::new(move |ctx| {
-                cb(&shared::flows::connect::encode_state(
+                cb(
+                    &shared::flows::connect::encode_state(
+                        &ctx.state_key,
+                        "slack",
+                        "00112233445566778899aabbccddeef1",
+                        Some(PORTAL),
+                        far,
+                    ),
                     &ctx.state_key,
-                    "slack",
-                    "00112233445566778899aabbccddeef1",
-                    Some(PORTAL),
-                    far,
-                ))
+                )
             }),
             400,
             "not valid",
         ),
         case(
             "oauth: an issued state used a second time",
-            Box::new(move |ctx| cb(&ctx.used_state)),
+            Box::new(move |ctx| cb(&ctx.used_state, &ctx.state_key)),
             400,
             "already used",
         ),
@@ -936,7 +958,7 @@ fn oauth_cases() -> Vec<Case> {
                 if parts.len() == 6 {
                     parts[3] = PORTAL.to_string();
                 }
-                cb(&parts.join("."))
+                cb(&parts.join("."), &ctx.state_key)
             }),
             400,
             "not valid",

@@ -186,6 +186,75 @@ pub enum StateProblem {
     Expired,
     /// Already used (or never issued with a valid signature, which `Forged` catches first).
     Used,
+    /// Opened in another browser than the one that started the install (its cookie is
+    /// missing or not this link's).
+    OtherBrowser,
+}
+
+/// The cookies that bind an install's links to the browser that started it are named
+/// this, then `_` and the start of the link's nonce: installs begun side by side in one
+/// browser each keep theirs.
+pub const BROWSER_COOKIE: &str = "hs_slack_install";
+
+/// The name of the cookie for the link `state_text`.
+pub fn browser_cookie_name(state_text: &str) -> Option<String> {
+    let nonce = state_text.split('.').nth(2).filter(|n| n.len() >= 16)?;
+    nonce
+        .bytes()
+        .take(16)
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| format!("{BROWSER_COOKIE}_{}", &nonce[..16]))
+}
+
+/// The cookie's value for a state: a MAC of its nonce, so only the server can make it, and
+/// only the browser it was given to holds it (a leaked link alone finishes nothing).
+pub fn browser_binding(key: &Secret, state_text: &str) -> Option<String> {
+    let nonce = state_text.split('.').nth(2).filter(|n| !n.is_empty())?;
+    let mac = state_mac(key, &format!("browser.{nonce}"));
+    (!mac.is_empty()).then_some(mac)
+}
+
+/// The `Set-Cookie` value for the link `state_text`: 10 minutes like the link, not sent
+/// cross-site except on the top-level redirect back (`SameSite=Lax`), no script access.
+fn browser_cookie(app: &App, state_text: &str) -> Option<String> {
+    let value = browser_binding(&app.settings.oauth_state_key, state_text)?;
+    let name = browser_cookie_name(state_text)?;
+    let secure = if app.settings.public_base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    Some(format!(
+        "{name}={value}; Max-Age={STATE_TTL_SECS}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+}
+
+/// Whether the request carries the browser cookie made for `state_text` (compared in
+/// constant time).
+fn from_the_starting_browser(app: &App, req: &Request, state_text: &str) -> bool {
+    let (Some(nonce), Some(cookie)) = (
+        state_text.split('.').nth(2),
+        browser_cookie_name(state_text),
+    ) else {
+        return false;
+    };
+    let payload = format!("browser.{nonce}");
+    req.header("cookie")
+        .into_iter()
+        .flat_map(|h| h.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(name, value)| {
+            name == cookie && state_mac_matches(&app.settings.oauth_state_key, &payload, value)
+        })
+}
+
+/// A redirect that carries the link's browser cookie.
+fn redirect_bound(app: &App, url: &str, state_text: &str) -> Response {
+    let r = redirect_to(url);
+    match browser_cookie(app, state_text) {
+        Some(c) => r.with_header("set-cookie", c),
+        None => r,
+    }
 }
 
 fn state_mac(key: &Secret, payload: &str) -> String {
@@ -299,12 +368,17 @@ async fn new_state(
 /// Consumes a state: (portal, pending HubSpot credentials), or the page saying why not.
 async fn consume_state(
     app: &App,
+    req: &Request,
     provider: &str,
     text: &str,
 ) -> Result<(Option<String>, Option<HubSpotAuth>), Response> {
     let now = app.clock.now_secs();
     let (nonce, portal) = decode_state(&app.settings.oauth_state_key, text, provider, now)
         .map_err(|p| state_refused(app, provider, p))?;
+    // Before the state is spent: a link opened elsewhere must not cancel the real install.
+    if !from_the_starting_browser(app, req, text) {
+        return Err(state_refused(app, provider, StateProblem::OtherBrowser));
+    }
     let taken = app
         .records
         .take_oauth_state_with_auth(&nonce, now)
@@ -333,6 +407,10 @@ fn state_refused(app: &App, provider: &str, problem: StateProblem) -> Response {
         StateProblem::Used => (
             "This install link was already used",
             "Each install link works once. If the install did not finish, nothing was connected.",
+        ),
+        StateProblem::OtherBrowser => (
+            "This install link belongs to another browser",
+            "An install must be finished in the browser that started it, so that a link someone else sees cannot connect a workspace. Nothing was connected. Start again in this browser (with cookies allowed for this site).",
         ),
     };
     Page::new(StatusCode::BAD_REQUEST, title)
@@ -404,7 +482,7 @@ async fn hubspot_install(app: &App) -> Response {
                 ],
             );
             tracing::info!("install started: to HubSpot's consent page");
-            redirect_to(&url)
+            redirect_bound(app, &url, &state)
         }
         HubSpotMode::PrivateApp { portal_id, token } => {
             if let Some(r) = single_workspace_conflict(app, portal_id) {
@@ -436,7 +514,7 @@ async fn to_slack(app: &App, c: &Configured<'_>, portal: &str, auth: &HubSpotAut
         ],
     );
     tracing::info!(portal, "install continues: to Slack's consent page");
-    redirect_to(&url)
+    redirect_bound(app, &url, &state)
 }
 
 fn single_workspace_conflict(app: &App, portal: &str) -> Option<Response> {
@@ -456,10 +534,16 @@ fn single_workspace_conflict(app: &App, portal: &str) -> Option<Response> {
 }
 
 /// The consent was not given (`error=access_denied`) or the provider reported another error.
-async fn denied(app: &App, provider: &str, error: &str, state: Option<&String>) -> Response {
+async fn denied(
+    app: &App,
+    req: &Request,
+    provider: &str,
+    error: &str,
+    state: Option<&String>,
+) -> Response {
     // Spend the state, so the pending HubSpot tokens (Slack step) leave the table now.
     if let Some(state) = state {
-        let _ = consume_state(app, provider, state).await;
+        let _ = consume_state(app, req, provider, state).await;
     }
     let who = if provider == PROVIDER_SLACK {
         "Slack"
@@ -515,12 +599,12 @@ async fn hubspot_callback(app: &App, req: &Request) -> Response {
     };
     let q = req.query_params();
     if let Some(error) = q.get("error") {
-        return denied(app, PROVIDER_HUBSPOT, error, q.get("state")).await;
+        return denied(app, req, PROVIDER_HUBSPOT, error, q.get("state")).await;
     }
     let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
         return bad_link(app);
     };
-    if let Err(r) = consume_state(app, PROVIDER_HUBSPOT, state).await {
+    if let Err(r) = consume_state(app, req, PROVIDER_HUBSPOT, state).await {
         return r;
     }
     let redirect = redirect_uri(app, "/hubspot/oauth/callback");
@@ -571,12 +655,12 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
     };
     let q = req.query_params();
     if let Some(error) = q.get("error") {
-        return denied(app, PROVIDER_SLACK, error, q.get("state")).await;
+        return denied(app, req, PROVIDER_SLACK, error, q.get("state")).await;
     }
     let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
         return bad_link(app);
     };
-    let (portal, auth) = match consume_state(app, PROVIDER_SLACK, state).await {
+    let (portal, auth) = match consume_state(app, req, PROVIDER_SLACK, state).await {
         Ok((Some(p), Some(a))) => (p, a),
         Ok(_) => return state_refused(app, PROVIDER_SLACK, StateProblem::Forged),
         Err(r) => return r,
