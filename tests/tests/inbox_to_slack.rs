@@ -589,3 +589,49 @@ async fn a_spam_thread_is_not_posted_and_a_restored_one_reappears() {
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert!(posts[0]["blocks"].to_string().contains("hello again"));
 }
+
+#[tokio::test]
+async fn the_card_shows_the_last_page_seen_as_of_the_chats_start_when_the_crm_knows_it() {
+    let e = env().await;
+    // The contact's page history; the thread started at 2026-11-27T10:00:00Z.
+    Mock::given(method("GET"))
+        .and(path("/crm/objects/2026-03/contacts/1401"))
+        .and(wiremock::matchers::query_param(
+            "propertiesWithHistory",
+            "hs_analytics_last_url",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "1401", "archived": false, "properties": {"hubspot_owner_id": ""},
+            "propertiesWithHistory": {"hs_analytics_last_url": [
+                {"value": "https://shop.example.com/later", "timestamp": "2026-11-27T10:05:00Z", "sourceType": "ANALYTICS"},
+                {"value": "https://shop.example.com/pricing?plan=<!here>", "timestamp": "2026-11-27T09:58:00Z", "sourceType": "ANALYTICS"}
+            ]}
+        })))
+        .with_priority(1)
+        .expect(1)
+        .mount(&e.hubspot)
+        .await;
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    let card = posts[0]["blocks"].to_string();
+    assert!(card.contains("*Last page seen*"), "{card}");
+    assert!(card.contains("https://shop.example.com/pricing"), "{card}");
+    assert!(!card.contains("/later"), "{card}");
+    assert!(!card.contains("<!here>"), "{card}");
+
+    // A visitor that is no CRM contact: no page field at all.
+    let e = env().await;
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert!(!posts[0]["blocks"].to_string().contains("page seen"));
+}

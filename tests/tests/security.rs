@@ -1210,7 +1210,19 @@ async fn hostile_requests_are_refused_and_change_nothing() {
                 "/hubspot/oauth/callback?code=code-123&state={}",
                 percent(&state)
             ),
-            headers: vec![],
+            // From the browser that started it (the cookie /hubspot/install set).
+            headers: vec![(
+                "cookie".to_string(),
+                format!(
+                    "{}={}",
+                    shared::flows::connect::browser_cookie_name(&state).unwrap_or_default(),
+                    shared::flows::connect::browser_binding(
+                        &o.runner.app.settings.oauth_state_key,
+                        &state
+                    )
+                    .unwrap_or_default()
+                ),
+            )],
             body: vec![],
             chunked: false,
         },

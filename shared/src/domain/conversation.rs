@@ -43,6 +43,17 @@ pub struct Conversation {
     pub assignee_user_id: Option<String>,
     /// Marked as spam in the inbox: not a chat to post.
     pub spam: bool,
+    /// When it started, in milliseconds since the epoch; 0 when unknown.
+    pub created_at_ms: i64,
+}
+
+/// What the card shows of the visitor's CRM contact.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contact {
+    /// The contact's owner (an agent's owner id).
+    pub owner_id: Option<String>,
+    /// The last page the contact had seen when the chat started, when the CRM knows it.
+    pub last_page_seen: Option<String>,
 }
 
 /// What a message is.

@@ -98,19 +98,22 @@ async fn build_card(
         Some(uid) => person(app, token, portal, uid).await?,
         None => None,
     };
-    let contact_owner = match thread.contact_id.as_deref() {
-        Some(c) => match app.inbox.contact_owner_id(token, c).await {
-            Ok(Some(owner_id)) => app
-                .inbox
-                .agent_by_id(token, &owner_id)
-                .await
-                .map_err(hubspot_failure)?
-                .map(|o| o.display_name()),
-            Ok(None) => None,
+    let contact = match thread.contact_id.as_deref() {
+        Some(c) => match app.inbox.contact(token, c, thread.created_at_ms).await {
+            Ok(contact) => contact,
             Err(e) if e.is_retryable() => return Err(hubspot_failure(e)),
             // The contact may be a visitor without a CRM record: show no owner.
             Err(_) => None,
         },
+        None => None,
+    };
+    let contact_owner = match contact.as_ref().and_then(|c| c.owner_id.as_deref()) {
+        Some(owner_id) => app
+            .inbox
+            .agent_by_id(token, owner_id)
+            .await
+            .map_err(hubspot_failure)?
+            .map(|o| o.display_name()),
         None => None,
     };
     let assignee_available = match assignee.as_ref().and_then(|p| p.user_id.as_deref()) {
@@ -147,8 +150,9 @@ async fn build_card(
         first_message: first.and_then(|m| m.text.clone()).unwrap_or_default(),
         visitor: first.map(sender_name).unwrap_or_else(|| "Visitor".into()),
         status: thread.status.as_str().to_string(),
-        // The Conversations API gives no page URL (contracts/hubspot.md): shown when known.
-        page: None,
+        // No API gives the page a chat started on: the contact's last page seen as of the
+        // chat's start, when the CRM knows it (contracts/hubspot-platform-2026.md).
+        page: contact.and_then(|c| c.last_page_seen),
         assignee,
         contact_owner,
         inbox_url: inbox_link(app, portal, &thread.id),

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Agent, Conversation, Direction, InboxError, InboxInfo, InboxTokens, Message, MessageKind,
-    OutgoingMessage, Participant, Status,
+    Agent, Contact, Conversation, Direction, InboxError, InboxInfo, InboxTokens, Message,
+    MessageKind, OutgoingMessage, Participant, Status,
 };
 use crate::inbox::Inbox;
 use crate::support::secret::Secret;
@@ -307,13 +307,21 @@ impl Inbox for MemoryInbox {
         Ok(self.state().agents.iter().find(|a| a.id == id).cloned())
     }
 
-    async fn contact_owner_id(
+    async fn contact(
         &self,
         token: &Secret,
         contact_id: &str,
-    ) -> Result<Option<String>, InboxError> {
+        _as_of_ms: i64,
+    ) -> Result<Option<Contact>, InboxError> {
         self.check(token)?;
-        Ok(self.state().contact_owners.get(contact_id).cloned())
+        Ok(self
+            .state()
+            .contact_owners
+            .get(contact_id)
+            .map(|owner| Contact {
+                owner_id: Some(owner.clone()),
+                last_page_seen: None,
+            }))
     }
 
     async fn availability(

@@ -8,7 +8,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Agent, Conversation, InboxError, InboxInfo, InboxTokens, Message, OutgoingMessage, Status,
+    Agent, Contact, Conversation, InboxError, InboxInfo, InboxTokens, Message, OutgoingMessage,
+    Status,
 };
 use crate::support::secret::Secret;
 
@@ -54,12 +55,14 @@ pub trait Inbox: Send + Sync {
     ) -> Result<Option<Agent>, InboxError>;
     /// By the agent's id as an owner (what a contact's owner names).
     async fn agent_by_id(&self, token: &Secret, id: &str) -> Result<Option<Agent>, InboxError>;
-    /// The owner id of a contact; None for no owner, or an id that is no contact.
-    async fn contact_owner_id(
+    /// A conversation's contact as of `as_of_ms` (the chat's start; 0: unknown): its owner
+    /// and the last page it had seen. None for an id that is no CRM contact.
+    async fn contact(
         &self,
         token: &Secret,
         contact_id: &str,
-    ) -> Result<Option<String>, InboxError>;
+        as_of_ms: i64,
+    ) -> Result<Option<Contact>, InboxError>;
     /// Some(true) available, Some(false) away, None unknown.
     async fn availability(&self, token: &Secret, user_id: &str)
         -> Result<Option<bool>, InboxError>;

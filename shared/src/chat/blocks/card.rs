@@ -129,7 +129,7 @@ impl Card {
         }
         if let Some(page) = &self.page {
             let (p, _) = slack_text::escape_and_truncate(page, 500);
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Page*\n{p}")}));
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Last page seen*\n{p}")}));
         }
         if let Some((who, at)) = &self.last_reply {
             // Slack renders the date in each reader's own time zone.

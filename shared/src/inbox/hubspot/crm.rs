@@ -7,7 +7,7 @@ use serde_json::json;
 use super::versions::{OBJECTS, OWNERS};
 use super::wire::{null_default, CrmObject, OwnerWire};
 use super::{none_if_not_found, parse, segment, HubSpotApi, HubSpotError};
-use crate::domain::Agent;
+use crate::domain::{Agent, Contact};
 use crate::support::secret::Secret;
 
 impl HubSpotApi {
@@ -69,28 +69,36 @@ impl HubSpotApi {
             .transpose()
     }
 
-    /// `GET {OBJECTS}/contacts/{id}?properties=hubspot_owner_id`: the owner id; empty or
-    /// 404 (e.g. a visitor id with no contact yet) -> None.
-    pub async fn contact_owner_id(
+    /// `GET {OBJECTS}/contacts/{id}?properties=hubspot_owner_id&propertiesWithHistory=
+    /// hs_analytics_last_url`: the owner id, and the last page seen as of `as_of_ms` (the
+    /// latest value of `hs_analytics_last_url` at or before it; contracts/
+    /// hubspot-platform-2026.md: no API gives the page a chat started on). 404 (a visitor id
+    /// that is no contact yet, as the thread definition warns) -> None. One call for both.
+    pub async fn contact(
         &self,
         token: &Secret,
         contact_id: &str,
-    ) -> Result<Option<String>, HubSpotError> {
+        as_of_ms: i64,
+    ) -> Result<Option<Contact>, HubSpotError> {
         let url = format!(
             "{}{OBJECTS}/contacts/{}",
             self.base,
             segment(contact_id, "contact")?
         );
-        let req = self
-            .http
-            .get(url)
-            .bearer_auth(token.expose())
-            .query(&[("properties", "hubspot_owner_id")]);
-        let Some(bytes) = none_if_not_found(self.execute("contact_owner_id", req).await)? else {
+        let req = self.http.get(url).bearer_auth(token.expose()).query(&[
+            ("properties", "hubspot_owner_id"),
+            ("propertiesWithHistory", "hs_analytics_last_url"),
+        ]);
+        let Some(bytes) = none_if_not_found(self.execute("contact", req).await)? else {
             return Ok(None);
         };
-        let object: CrmObject = parse("contact_owner_id", &bytes)?;
-        Ok(object.property("hubspot_owner_id"))
+        let object: CrmObject = parse("contact", &bytes)?;
+        Ok(Some(Contact {
+            owner_id: object.property("hubspot_owner_id"),
+            last_page_seen: (as_of_ms > 0)
+                .then(|| object.value_as_of("hs_analytics_last_url", as_of_ms))
+                .flatten(),
+        }))
     }
 
     /// Sets the agent's availability on the CRM users object:

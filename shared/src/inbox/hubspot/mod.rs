@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::{
-    Agent, Conversation, InboxError, InboxInfo, InboxTokens, Message, OutgoingMessage, Status,
+    Agent, Contact, Conversation, InboxError, InboxInfo, InboxTokens, Message, OutgoingMessage,
+    Status,
 };
 use crate::inbox::Inbox;
 use crate::support::http::{describe_json_error, error_chain};
@@ -199,12 +200,13 @@ impl Inbox for HubSpotApi {
     async fn agent_by_id(&self, token: &Secret, id: &str) -> Result<Option<Agent>, InboxError> {
         self.owner_by_id(token, id).await
     }
-    async fn contact_owner_id(
+    async fn contact(
         &self,
         token: &Secret,
         contact_id: &str,
-    ) -> Result<Option<String>, InboxError> {
-        HubSpotApi::contact_owner_id(self, token, contact_id).await
+        as_of_ms: i64,
+    ) -> Result<Option<Contact>, InboxError> {
+        HubSpotApi::contact(self, token, contact_id, as_of_ms).await
     }
     async fn availability(
         &self,

@@ -195,9 +195,32 @@ pub struct OutgoingWire {
 pub(super) struct CrmObject {
     #[serde(default, deserialize_with = "null_default")]
     properties: serde_json::Map<String, Value>,
+    /// `{name: [{value, timestamp, sourceType, ...}]}` (ValueWithTimestamp).
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        rename = "propertiesWithHistory"
+    )]
+    history: serde_json::Map<String, Value>,
 }
 
 impl CrmObject {
+    /// A property's value as it stood at `as_of_ms`: the latest non-empty one of its history
+    /// stamped at or before then.
+    pub(super) fn value_as_of(&self, name: &str, as_of_ms: i64) -> Option<String> {
+        self.history
+            .get(name)?
+            .as_array()?
+            .iter()
+            .filter_map(|v| {
+                let at = parse_rfc3339_ms(v.get("timestamp")?.as_str()?)?;
+                let value = v.get("value")?.as_str()?.trim();
+                (at <= as_of_ms && !value.is_empty()).then(|| (at, value.to_string()))
+            })
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, v)| v)
+    }
+
     /// A property as text; null or empty -> None.
     pub(super) fn property(&self, name: &str) -> Option<String> {
         match self.properties.get(name)? {
@@ -411,6 +434,7 @@ impl From<ThreadWire> for Conversation {
             inbox_id: w.inbox_id,
             contact_id: w.associated_contact_id,
             spam: w.spam,
+            created_at_ms: w.created_at.as_deref().map(timestamp_ms).unwrap_or(0),
         }
     }
 }

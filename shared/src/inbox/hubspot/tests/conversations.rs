@@ -47,6 +47,7 @@ async fn get_thread_parses_numeric_and_string_ids() {
             channel: "1000".into(),
             assignee_user_id: Some("2620022".into()),
             spam: false,
+            created_at_ms: 1_670_373_133_743,
         }
     );
 }

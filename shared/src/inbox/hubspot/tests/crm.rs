@@ -124,7 +124,7 @@ fn owner_display_name_fallbacks() {
 }
 
 #[tokio::test]
-async fn contact_owner_id_happy_path_empty_and_404() {
+async fn a_contact_gives_its_owner_happy_path_empty_and_404() {
     let (server, api) = setup().await;
     for (id, owner) in [
         ("1401", json!("41629779")),
@@ -134,6 +134,10 @@ async fn contact_owner_id_happy_path_empty_and_404() {
         Mock::given(method("GET"))
             .and(path(format!("/crm/objects/2026-03/contacts/{id}")))
             .and(query_param("properties", "hubspot_owner_id"))
+            .and(query_param(
+                "propertiesWithHistory",
+                "hs_analytics_last_url",
+            ))
             .and(bearer())
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "id": id,
@@ -149,16 +153,53 @@ async fn contact_owner_id_happy_path_empty_and_404() {
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
+    let owner = |c: Option<Contact>| c.expect("a contact").owner_id;
     assert_eq!(
-        api.contact_owner_id(&token(), "1401")
-            .await
-            .unwrap()
-            .as_deref(),
+        owner(api.contact(&token(), "1401", 0).await.unwrap()).as_deref(),
         Some("41629779")
     );
-    assert_eq!(api.contact_owner_id(&token(), "1402").await.unwrap(), None);
-    assert_eq!(api.contact_owner_id(&token(), "1403").await.unwrap(), None);
-    assert_eq!(api.contact_owner_id(&token(), "777").await.unwrap(), None);
+    assert_eq!(owner(api.contact(&token(), "1402", 0).await.unwrap()), None);
+    assert_eq!(owner(api.contact(&token(), "1403", 0).await.unwrap()), None);
+    // A visitor id that is no contact yet.
+    assert_eq!(api.contact(&token(), "777", 0).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_last_page_seen_is_the_one_as_of_the_chats_start() {
+    let (server, api) = setup().await;
+    // propertiesWithHistory: ValueWithTimestamp entries, newest first as HubSpot sends them.
+    Mock::given(method("GET"))
+        .and(path("/crm/objects/2026-03/contacts/1401"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "1401", "archived": false,
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-11-27T11:00:00Z",
+            "properties": {"hubspot_owner_id": "41629779"},
+            "propertiesWithHistory": {"hs_analytics_last_url": [
+                {"value": "https://shop.example.com/after", "timestamp": "2026-11-27T10:30:00Z", "sourceType": "ANALYTICS"},
+                {"value": "https://shop.example.com/pricing", "timestamp": "2026-11-27T09:59:00.500Z", "sourceType": "ANALYTICS"},
+                {"value": "", "timestamp": "2026-11-27T09:59:30Z", "sourceType": "ANALYTICS"},
+                {"value": "https://shop.example.com/", "timestamp": "2026-11-20T08:00:00Z", "sourceType": "ANALYTICS"}
+            ]}
+        })))
+        .mount(&server)
+        .await;
+    let chat_start = parse_rfc3339_ms("2026-11-27T10:00:00Z").unwrap();
+    let c = api
+        .contact(&token(), "1401", chat_start)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.owner_id.as_deref(), Some("41629779"));
+    assert_eq!(
+        c.last_page_seen.as_deref(),
+        Some("https://shop.example.com/pricing")
+    );
+    // Before any page was seen, or the chat's start unknown: none.
+    let early = parse_rfc3339_ms("2026-11-01T00:00:00Z").unwrap();
+    let c = api.contact(&token(), "1401", early).await.unwrap().unwrap();
+    assert_eq!(c.last_page_seen, None);
+    let c = api.contact(&token(), "1401", 0).await.unwrap().unwrap();
+    assert_eq!(c.last_page_seen, None);
 }
 
 #[tokio::test]
