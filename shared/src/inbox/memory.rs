@@ -256,6 +256,22 @@ impl Inbox for MemoryInbox {
         }
     }
 
+    async fn assign(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        agent_user_id: Option<&str>,
+    ) -> Result<(), InboxError> {
+        self.check(token)?;
+        match self.state().conversations.get_mut(conversation) {
+            Some(c) => {
+                c.assignee_user_id = agent_user_id.map(str::to_string);
+                Ok(())
+            }
+            None => Err(InboxError::NotFound),
+        }
+    }
+
     async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError> {
         self.check(token)?;
         let mut all: Vec<InboxInfo> = self

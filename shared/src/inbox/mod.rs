@@ -39,6 +39,13 @@ pub trait Inbox: Send + Sync {
         conversation: &str,
         status: &Status,
     ) -> Result<(), InboxError>;
+    /// Assigns the conversation to an agent (by user id), or unassigns it (None).
+    async fn assign(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        agent_user_id: Option<&str>,
+    ) -> Result<(), InboxError>;
     /// The portal's inboxes that are not archived, by name.
     async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError>;
 

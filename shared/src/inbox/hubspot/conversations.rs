@@ -204,4 +204,27 @@ impl HubSpotApi {
             .json(&json!({ "status": status }));
         self.execute("update_thread_status", req).await.map(drop)
     }
+
+    /// `PUT .../threads/{threadId}/assignee` with `{"actorId": "A-<userId>"}`, or `DELETE`
+    /// it to unassign (2026-09; scope `conversations.write`; contracts/
+    /// hubspot-platform-2026.md).
+    pub async fn set_assignee(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<(), HubSpotError> {
+        let url = format!("{}/assignee", self.thread_url(thread_id)?);
+        let req = match user_id {
+            Some(u) => {
+                let actor = format!("A-{}", segment(u, "user")?);
+                self.http
+                    .put(url)
+                    .bearer_auth(token.expose())
+                    .json(&json!({ "actorId": actor }))
+            }
+            None => self.http.delete(url).bearer_auth(token.expose()),
+        };
+        self.execute("set_assignee", req).await.map(drop)
+    }
 }

@@ -180,6 +180,14 @@ impl Inbox for HubSpotApi {
         self.update_thread_status(token, conversation, status.as_str())
             .await
     }
+    async fn assign(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        agent_user_id: Option<&str>,
+    ) -> Result<(), InboxError> {
+        self.set_assignee(token, conversation, agent_user_id).await
+    }
     async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError> {
         self.list_inboxes(token).await
     }

@@ -327,3 +327,32 @@ async fn update_thread_status_patches_the_thread() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn assigning_puts_the_agents_actor_and_unassigning_deletes_it() {
+    let (server, api) = setup().await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{THREADS}/55/assignee")))
+        .and(bearer())
+        .and(body_json(json!({"actorId": "A-2620022"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "55", "assignedTo": "A-2620022"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{THREADS}/55/assignee")))
+        .and(bearer())
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    api.set_assignee(&token(), "55", Some("2620022"))
+        .await
+        .unwrap();
+    api.set_assignee(&token(), "55", None).await.unwrap();
+    // A user id cannot reach another path.
+    assert!(api.set_assignee(&token(), "55", Some("..")).await.is_err());
+}
