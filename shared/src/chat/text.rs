@@ -34,9 +34,14 @@ pub fn truncate_chars(text: &str, max_chars: usize) -> (String, bool) {
 /// entity (`&am…` would show as garbage): a cut inside one backs off to
 /// before its `&`.
 pub fn escape_and_truncate(text: &str, max_chars: usize) -> (String, bool) {
-    let escaped = escape(text);
-    match cut_point(&escaped, max_chars) {
-        None => (escaped, false),
+    truncate_escaped(&escape(text), max_chars)
+}
+
+/// Truncates text that is already escaped (with Slack markup of our own
+/// around it, such as quote marks) like [`escape_and_truncate`] does.
+pub fn truncate_escaped(escaped: &str, max_chars: usize) -> (String, bool) {
+    match cut_point(escaped, max_chars) {
+        None => (escaped.to_string(), false),
         Some(mut end) => {
             // Every '&' in escaped text opens an entity ending in ';'.
             if let Some(amp) = escaped[..end].rfind('&') {

@@ -137,7 +137,10 @@ pub async fn run(
         let others = if available.is_empty() {
             "Nobody has set themselves available from Slack.".to_string()
         } else {
-            format!("Available: {}", available.join(", "))
+            format!(
+                "Available: {}",
+                crate::chat::blocks::limits::join_capped(&available, ", ", 3000)
+            )
         };
         respond(format!("{me}\n{others}")).await;
         return Ok(());

@@ -166,10 +166,11 @@ async fn availability_section(app: &App, install: &Install, user: &str) -> Optio
             None => format!("HubSpot user {}", a.inbox_user_id),
         })
         .collect();
+    // However many agents: the section stays within Slack's text limit.
     let now = if available.is_empty() {
         "nobody (as set from Slack)".to_string()
     } else {
-        available.join(", ")
+        crate::chat::blocks::limits::join_capped(&available, ", ", 2000)
     };
     Some(json!({"type": "section", "text": mrkdwn(format!(
         "*Availability*\nYou: {you}\nAvailable now: {now}\nUse `/hs-chat-away` and `/hs-chat-available` to change yours."

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::chat::blocks::limits;
 use crate::chat::text as slack_text;
 
 pub const ACTION_REPLY_IN_INBOX: &str = "reply_in_inbox";
@@ -14,7 +15,9 @@ pub const ACTION_CLOSE: &str = "close_conversation";
 pub const ACTION_REOPEN: &str = "reopen_conversation";
 
 /// Slack text objects hold at most 3000 characters (contracts/slack.md, Block Kit).
-pub const MAX_TEXT: usize = 3000;
+pub const MAX_TEXT: usize = limits::TEXT;
+/// Names (visitors, agents, owners) are cut to this many chars wherever they are shown.
+pub const NAME: usize = 200;
 
 /// The assignee as the card shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -80,14 +83,16 @@ impl Card {
         let (first, _) = slack_text::escape_and_truncate(&self.first_message, 200);
         format!(
             "New live chat from {}: {first}",
-            slack_text::escape(&self.visitor)
+            slack_text::escape_and_truncate(&self.visitor, NAME).0
         )
     }
 
     /// Block Kit blocks (contracts/slack.md limits: text 3000, button text 75, value 2000).
     pub fn blocks(&self) -> Value {
-        let (first, cut) = slack_text::escape_and_truncate(&self.first_message, MAX_TEXT - 200);
-        let mut quote = first
+        // Quote marks and the link count against the limit: the quote is cut as a whole
+        // (contracts/slack.md, Block Kit; a 279-line message once became 3,000+ chars).
+        let escaped = slack_text::escape(&self.first_message);
+        let mut quote = escaped
             .lines()
             .map(|l| format!(">{l}"))
             .collect::<Vec<_>>()
@@ -95,11 +100,10 @@ impl Card {
         if quote.is_empty() {
             quote = ">_(no text)_".into();
         }
-        if cut {
-            quote.push_str(&format!(
-                "\n<{}|Read the whole message in the inbox>",
-                self.inbox_url
-            ));
+        if quote.chars().count() > MAX_TEXT {
+            let link = format!("\n<{}|Read the whole message in the inbox>", self.inbox_url);
+            let (cut, _) = slack_text::truncate_escaped(&quote, MAX_TEXT - link.chars().count());
+            quote = cut + &link;
         }
         let status = match self.status.as_str() {
             "CLOSED" => ":white_check_mark: Closed",
@@ -111,7 +115,7 @@ impl Card {
             Some(p) => {
                 let who = match &p.slack_user {
                     Some(u) => format!("<@{u}>"),
-                    None => slack_text::escape(&p.name),
+                    None => slack_text::escape_and_truncate(&p.name, NAME).0,
                 };
                 match self.assignee_available {
                     Some(true) => format!("{who} (available)"),
@@ -125,7 +129,7 @@ impl Card {
             json!({"type": "mrkdwn", "text": format!("*Assignee*\n{assignee}")}),
         ];
         if let Some(owner) = &self.contact_owner {
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Contact owner*\n{}", slack_text::escape(owner))}));
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Contact owner*\n{}", slack_text::escape_and_truncate(owner, NAME).0)}));
         }
         if let Some(page) = &self.page {
             let (p, _) = slack_text::escape_and_truncate(page, 500);
@@ -133,7 +137,7 @@ impl Card {
         }
         if let Some((who, at)) = &self.last_reply {
             // Slack renders the date in each reader's own time zone.
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Last reply*\n{} · <!date^{at}^{{date_short_pretty}} {{time}}|{at}>", slack_text::escape(who))}));
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Last reply*\n{} · <!date^{at}^{{date_short_pretty}} {{time}}|{at}>", slack_text::escape_and_truncate(who, NAME).0)}));
         }
         if let Some(secs) = self.first_response_secs {
             fields.push(json!({"type": "mrkdwn", "text": format!("*First response*\n{}", human_duration(secs))}));
@@ -155,17 +159,22 @@ impl Card {
         ];
         if let Some(p) = &self.assignee {
             if let (None, Some(uid), Some(email)) = (&p.slack_user, &p.user_id, &p.email) {
-                let (label, _) = slack_text::truncate_chars(&format!("Claim {email}"), 75);
-                buttons.push(json!({
-                    "type": "button",
-                    "action_id": ACTION_CLAIM,
-                    "text": {"type": "plain_text", "text": label},
-                    "value": claim_value(&self.portal_id, &self.thread_id, uid, email),
-                }));
+                let value = claim_value(&self.portal_id, &self.thread_id, uid, email);
+                // A value Slack would refuse (an absurd email) leaves the button out.
+                if value.chars().count() <= limits::BUTTON_VALUE {
+                    let (label, _) =
+                        slack_text::truncate_chars(&format!("Claim {email}"), limits::BUTTON_TEXT);
+                    buttons.push(json!({
+                        "type": "button",
+                        "action_id": ACTION_CLAIM,
+                        "text": {"type": "plain_text", "text": label},
+                        "value": value,
+                    }));
+                }
             }
         }
         json!([
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape(&self.visitor))}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape_and_truncate(&self.visitor, NAME).0)}},
             {"type": "section", "text": {"type": "mrkdwn", "text": quote}},
             {"type": "section", "fields": fields},
             {"type": "actions", "block_id": "conversation_actions", "elements": buttons},

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::chat::blocks::limits;
 use crate::chat::text::escape;
 use crate::domain::{Install, InstallSource, InstallStatus};
 
@@ -135,6 +136,8 @@ pub fn view(
 ) -> Value {
     let mut blocks = vec![json!({"type": "header", "text": plain("HubSpot inbox → Slack")})];
     if let Some(n) = notice {
+        // Our own text, with Slack markup of ours: kept whole unless absurdly long.
+        let (n, _) = crate::chat::text::truncate_chars(n, limits::TEXT - 30);
         blocks
             .push(json!({"type": "section", "text": mrkdwn(format!(":information_source: {n}"))}));
     }
@@ -157,7 +160,10 @@ pub fn view(
         }
         InstallStatus::Active => ":white_circle: Paused (notifications off)".to_string(),
         InstallStatus::NeedsAttention { reason } => {
-            format!(":warning: Needs attention: {}", escape(reason))
+            format!(
+                ":warning: Needs attention: {}",
+                crate::chat::text::escape_and_truncate(reason, 500).0
+            )
         }
         InstallStatus::Inactive => ":red_circle: Disconnected".to_string(),
     };
@@ -167,7 +173,7 @@ pub fn view(
         mrkdwn(format!("*Notifications*\n{}", if i.notifications_on { "On" } else { "Off" })),
         mrkdwn(format!("*Status*\n{status}")),
         mrkdwn(format!("*Last delivery*\n{}", i.last_delivery_at.map(date).unwrap_or_else(|| "None yet".into()))),
-        mrkdwn(format!("*Last error*\n{}", i.last_error.as_deref().map(|e| escape(&crate::chat::text::truncate_chars(e, 500).0)).unwrap_or_else(|| "None".into()))),
+        mrkdwn(format!("*Last error*\n{}", i.last_error.as_deref().map(|e| crate::chat::text::escape_and_truncate(e, 500).0).unwrap_or_else(|| "None".into()))),
     ]}));
     if let Some(p) = &i.pending_channel_id {
         blocks.push(json!({"type": "section", "text": mrkdwn(format!(

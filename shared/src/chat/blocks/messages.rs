@@ -1,6 +1,9 @@
 //! Messages posted in a conversation's thread: the inbox's messages as Slack text.
 
-use crate::chat::blocks::card::MAX_TEXT;
+use crate::chat::blocks::card::{MAX_TEXT, NAME};
+
+/// At most this much of a thread message goes to its attachments.
+const ATTACHMENTS: usize = 1000;
 use crate::chat::text as slack_text;
 use crate::domain::{Attachment, Direction, Message};
 
@@ -20,7 +23,7 @@ pub fn sender_name(m: &Message) -> String {
 
 /// The text of one mirrored message (escaped, cut to Slack's limit).
 pub fn thread_text(m: &Message, inbox_url: &str) -> String {
-    let who = slack_text::escape(&sender_name(m));
+    let who = slack_text::escape_and_truncate(&sender_name(m), NAME).0;
     let label = if m.is_note() {
         format!(":lock: *{who}* _(internal note, not seen by the visitor)_")
     } else if m.direction == Some(Direction::FromAgent) {
@@ -28,20 +31,31 @@ pub fn thread_text(m: &Message, inbox_url: &str) -> String {
     } else {
         format!("*{who}*")
     };
-    let (body, cut) =
-        slack_text::escape_and_truncate(m.text.as_deref().unwrap_or(""), MAX_TEXT - 300);
+    // Attachments first take what they need, up to a third of the message; the ones that
+    // do not fit are counted. The text then has the rest, with the link when it is cut: the
+    // whole stays within Slack's limit, and no link token is ever cut in two.
+    let lines: Vec<String> = m.attachments.iter().filter_map(attachment_line).collect();
+    let mut attached = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let rest = lines.len() - i;
+        let more = format!("\n:paperclip: {rest} more in the inbox");
+        let room = ATTACHMENTS - more.chars().count();
+        if attached.chars().count() + 1 + line.chars().count() > room && rest > 0 {
+            attached.push_str(&more);
+            break;
+        }
+        attached.push('\n');
+        attached.push_str(line);
+    }
+    let link = format!(" <{inbox_url}|(read the whole message in the inbox)>");
+    let budget =
+        MAX_TEXT - label.chars().count() - 2 - attached.chars().count() - link.chars().count();
+    let (body, cut) = slack_text::escape_and_truncate(m.text.as_deref().unwrap_or(""), budget);
     let mut out = format!("{label}: {body}");
     if cut {
-        out.push_str(&format!(
-            " <{inbox_url}|(read the whole message in the inbox)>"
-        ));
+        out.push_str(&link);
     }
-    for a in &m.attachments {
-        if let Some(line) = attachment_line(a) {
-            out.push('\n');
-            out.push_str(&line);
-        }
-    }
+    out.push_str(&attached);
     out
 }
 
@@ -55,7 +69,9 @@ fn linkable(url: Option<&str>) -> Option<&str> {
 
 /// A name as a link's label: escaped, with no `|` (which would end the label).
 fn label(name: &str) -> String {
-    slack_text::escape(name).replace('|', "¦")
+    slack_text::escape_and_truncate(name, NAME)
+        .0
+        .replace('|', "¦")
 }
 
 /// How an attachment reads in the thread, by kind: files as links (a paperclip), other kinds

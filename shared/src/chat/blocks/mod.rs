@@ -2,4 +2,7 @@
 
 pub mod card;
 pub mod home;
+pub mod limits;
 pub mod messages;
+#[cfg(test)]
+mod payloads;
