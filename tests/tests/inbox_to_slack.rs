@@ -635,3 +635,146 @@ async fn the_card_shows_the_last_page_seen_as_of_the_chats_start_when_the_crm_kn
     let posts = e.slack_calls("chat.postMessage").await;
     assert!(!posts[0]["blocks"].to_string().contains("page seen"));
 }
+
+#[tokio::test]
+async fn a_card_slack_refuses_still_reaches_slack_as_plain_text_and_the_thread_goes_on() {
+    let e = start(Opts::default()).await;
+    // Slack refuses any payload with blocks, as it does a malformed one.
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .and(wiremock::matchers::body_string_contains("\"blocks\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "invalid_blocks"})),
+        )
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.update"))
+        .and(wiremock::matchers::body_string_contains("\"blocks\":[{"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "invalid_blocks"})),
+        )
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    slack_ok(&e.slack).await;
+    hubspot_people(&e.hubspot).await;
+    let msgs = [message_json("m1", 1, "INCOMING", "Hello, I need help")];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[1].get("blocks").is_none(), "{}", posts[1]);
+    let text = posts[1]["text"].as_str().unwrap();
+    assert!(text.contains("Hello, I need help"), "{text}");
+    assert!(
+        text.contains(
+            "<https://app.hubspot.com/live-messages/22761544/inbox/3624100517|Reply in Inbox>"
+        ),
+        "{text}"
+    );
+    // Nothing failed for good, and the conversation goes on in that message's thread.
+    assert!(e.dead_letters().await.is_empty());
+    let msgs = [
+        message_json("m1", 1, "INCOMING", "Hello, I need help"),
+        message_json("m2", 2, "INCOMING", "anyone?"),
+    ];
+    e.inbox.set(&thread_json(T, "1000", "CLOSED", None), &msgs);
+    e.post_webhook(&new_message("m2")).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert_eq!(
+        posts_in_thread(&posts, "1700000001.000001").len(),
+        1,
+        "{posts:?}"
+    );
+    // The card's change (closed) is shown as plain text too.
+    let updates = e.slack_calls("chat.update").await;
+    let last = updates.last().expect("an update");
+    assert_eq!(last["blocks"], json!([]));
+    assert!(last["text"].as_str().unwrap().contains("Status: CLOSED"));
+    assert!(e.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_card_is_posted_again_and_mirroring_goes_on_under_it() {
+    let e = env().await;
+    let msgs = [message_json("m1", 1, "INCOMING", "hi")];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    // Someone deleted the card in Slack.
+    Mock::given(method("POST"))
+        .and(path("/chat.update"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "message_not_found"})),
+        )
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&e.slack)
+        .await;
+    let msgs = [
+        message_json("m1", 1, "INCOMING", "hi"),
+        message_json("m2", 2, "INCOMING", "still there?"),
+    ];
+    e.inbox.set(&thread_json(T, "1000", "CLOSED", None), &msgs);
+    e.post_webhook(&new_message("m2")).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    // The first card, a fresh card, then the message in the fresh card's thread.
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    assert!(posts[1]["thread_ts"].is_null());
+    assert!(posts[1]["blocks"].to_string().contains("Closed"));
+    assert_eq!(
+        posts_in_thread(&posts, "1700000001.000002"),
+        vec![posts[2]["text"].as_str().unwrap().to_string()]
+    );
+    assert!(e.dead_letters().await.is_empty());
+    let map = e
+        .runner
+        .app
+        .records
+        .get_thread(PORTAL, T)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(map.parent_ts, "1700000001.000002");
+}
+
+#[tokio::test]
+async fn rate_limited_answers_in_the_body_are_waited_out_too() {
+    let e = start(Opts::default()).await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "rate_limited"})),
+        )
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&e.slack)
+        .await;
+    slack_ok(&e.slack).await;
+    hubspot_people(&e.hubspot).await;
+    e.inbox.set(
+        &thread_json(T, "1000", "OPEN", None),
+        &[message_json("m1", 1, "INCOMING", "hi")],
+    );
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    let posts = e.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 2, "refused once, then posted: {posts:?}");
+    assert!(e.dead_letters().await.is_empty());
+    assert!(e
+        .runner
+        .app
+        .records
+        .get_thread(PORTAL, T)
+        .await
+        .unwrap()
+        .is_some());
+}

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::chat::blocks::card::{Card, Person, ACTION_REPLY_IN_INBOX};
@@ -372,26 +372,7 @@ async fn sync_locked(
     }
     // The card: update when what it shows changed (status, assignee, claim).
     if map.status != card.key() {
-        if let Err(e) = app
-            .slack
-            .update_message(
-                bot,
-                &map.channel_id,
-                &map.parent_ts,
-                &card.fallback_text(),
-                Some(&card.blocks()),
-            )
-            .await
-        {
-            return Err(slack_failure(app, install, e).await);
-        }
-        map.status = card.key();
-        map = app
-            .records
-            .save_thread(&map)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| JobError::retry("thread mapping changed concurrently"))?;
+        map = update_card(app, install, bot, map, &card).await?;
         tracing::info!(portal, conversation = thread_id, "notification updated");
     }
     // The thread: every message not yet mirrored, oldest first.
@@ -451,15 +432,114 @@ async fn post_card(
     channel: &str,
     card: &Card,
 ) -> Result<String, SlackError> {
-    app.slack
-        .post_message(
-            bot,
-            channel,
-            None,
-            &card.fallback_text(),
-            Some(&card.blocks()),
-        )
+    let blocks = card.blocks();
+    match app
+        .slack
+        .post_message(bot, channel, None, &card.fallback_text(), Some(&blocks))
         .await
+    {
+        Err(e) if payload_refused(&e) => {
+            // The conversation still reaches Slack: as plain text, with the inbox link.
+            refused(card, &blocks, &e);
+            app.slack
+                .post_message(bot, channel, None, &card.plain_text(), None)
+                .await
+        }
+        other => other,
+    }
+}
+
+/// Slack refused the payload itself (contracts/slack.md: `invalid_blocks`, `msg_too_long`,
+/// `invalid_attachments`): the same request would be refused again, so it is never retried.
+fn payload_refused(e: &SlackError) -> bool {
+    matches!(
+        e.code(),
+        Some("invalid_blocks" | "msg_too_long" | "invalid_attachments" | "invalid_blocks_format")
+    )
+}
+
+/// Reports what Slack refused, for whoever fixes the builder.
+fn refused(card: &Card, blocks: &Value, e: &SlackError) {
+    tracing::error!(
+        portal = %card.portal_id,
+        conversation = %card.thread_id,
+        code = e.code().unwrap_or(""),
+        blocks = blocks.as_array().map_or(0, Vec::len),
+        payload_chars = blocks.to_string().chars().count(),
+        over_limit = crate::chat::blocks::limits::check(blocks, false).err().unwrap_or_default(),
+        "slack refused the card's blocks; posted as plain text instead"
+    );
+}
+
+/// Brings the card up to date. Someone deleted it (`message_not_found`): a fresh card is
+/// posted and the conversation goes on in its thread. Slack refused its blocks: it is
+/// updated as plain text.
+async fn update_card(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    map: ThreadMap,
+    card: &Card,
+) -> Result<ThreadMap, JobError> {
+    let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
+    let blocks = card.blocks();
+    let updated = app
+        .slack
+        .update_message(
+            bot,
+            &map.channel_id,
+            &map.parent_ts,
+            &card.fallback_text(),
+            Some(&blocks),
+        )
+        .await;
+    let updated = match updated {
+        Err(e) if payload_refused(&e) => {
+            refused(card, &blocks, &e);
+            app.slack
+                .update_message(
+                    bot,
+                    &map.channel_id,
+                    &map.parent_ts,
+                    &card.plain_text(),
+                    Some(&json!([])),
+                )
+                .await
+        }
+        other => other,
+    };
+    match updated {
+        Ok(()) => {
+            let mut map = map;
+            map.status = card.key();
+            app.records
+                .save_thread(&map)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| JobError::retry("thread mapping changed concurrently"))
+        }
+        Err(e) if e.code() == Some("message_not_found") => {
+            let ts = match post_card(app, bot, &map.channel_id, card).await {
+                Ok(ts) => ts,
+                Err(e) => return Err(slack_failure(app, install, e).await),
+            };
+            let mut fresh = map.clone();
+            fresh
+                .earlier
+                .push((map.channel_id.clone(), map.parent_ts.clone()));
+            fresh.parent_ts = ts.clone();
+            fresh.status = card.key();
+            tracing::warn!(portal = %map.portal_id, conversation = %map.thread_id, old_ts = %map.parent_ts, ts = %ts, "the card was deleted in Slack; a fresh one was posted");
+            match app.records.move_thread(&fresh).await.map_err(store_err)? {
+                Some(m) => Ok(m),
+                None => {
+                    let _ = app.slack.delete_message(bot, &map.channel_id, &ts).await;
+                    Err(JobError::retry("thread mapping changed concurrently"))
+                }
+            }
+        }
+        Err(e) => Err(slack_failure(app, install, e).await),
+    }
 }
 
 /// Where a conversation's notification belongs: its inbox's routed channel, else the

@@ -87,6 +87,25 @@ impl Card {
         )
     }
 
+    /// The card as plain text, for when Slack refuses its blocks: who, what, the state and
+    /// the way to the inbox.
+    pub fn plain_text(&self) -> String {
+        let (first, _) = slack_text::escape_and_truncate(&self.first_message, 2000);
+        let assignee = match &self.assignee {
+            Some(p) => slack_text::escape_and_truncate(&p.name, NAME).0,
+            None => "unassigned".into(),
+        };
+        format!(
+            ":speech_balloon: New live chat from *{}*: {first}\nStatus: {} · Assignee: {assignee} · <{}|Reply in Inbox>",
+            slack_text::escape_and_truncate(&self.visitor, NAME).0,
+            match self.status.as_str() {
+                "" => "OPEN",
+                s => s,
+            },
+            self.inbox_url
+        )
+    }
+
     /// Block Kit blocks (contracts/slack.md limits: text 3000, button text 75, value 2000).
     pub fn blocks(&self) -> Value {
         // Quote marks and the link count against the limit: the quote is cut as a whole

@@ -2,8 +2,11 @@
 //! (contracts/slack.md error codes).
 
 /// Slack `error` codes that are worth retrying later.
+// contracts/slack.md: `ratelimited` comes with HTTP 429 and `Retry-After`; some methods
+// answer `rate_limited` with HTTP 200 instead. Both are waited out.
 pub(super) const RETRYABLE_CODES: &[&str] = &[
     "ratelimited",
+    "rate_limited",
     "internal_error",
     "fatal_error",
     "service_unavailable",
