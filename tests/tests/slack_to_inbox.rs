@@ -741,3 +741,99 @@ async fn revoked_bot_token_deactivates_but_revoked_user_tokens_do_not() {
     assert!(e.slack.received_requests().await.unwrap().is_empty());
     assert!(e.hubspot.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_privacy_deletion_removes_what_the_bot_posted_and_asks_agents_to_remove_theirs() {
+    let e = env().await;
+    notified(&e, None).await;
+    // Slack answers as it does: the bot may not delete an agent's message.
+    Mock::given(method("POST"))
+        .and(path("/chat.delete"))
+        .and(body_string_contains("1700000100.000100"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "cant_delete_message"})),
+        )
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.getPermalink"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "channel": CHANNEL,
+            "permalink": "https://acme.slack.com/archives/C0CHAN0001/p1700000100000100?thread_ts=1700000001.000001"
+        })))
+        .mount(&e.slack)
+        .await;
+    // The agent answers from the thread; a visitor message follows (mirrored by the bot).
+    let r = e
+        .post_event(&envelope(
+            "Ev0PRIV01",
+            reply(AGENT, "Sure, one moment", "1700000100.000100"),
+        ))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    e.drain().await;
+    assert_eq!(posts_to_inbox(&e).await.len(), 1);
+    let mut msgs = e.inbox.messages(T);
+    msgs.push(message_json(
+        "m9",
+        9,
+        "INCOMING",
+        "my email is eve@example.com",
+    ));
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&json!([event(
+        "conversation.newMessage",
+        T,
+        json!({"messageId": "m9"})
+    )]))
+    .await;
+    e.drain().await;
+
+    e.post_webhook(&json!([event(
+        "conversation.privacyDeletion",
+        T,
+        json!({})
+    )]))
+    .await;
+    e.drain().await;
+
+    // The bot's own messages are deleted; the agent's reply is never attempted.
+    let deleted: Vec<String> = e
+        .slack_calls("chat.delete")
+        .await
+        .iter()
+        .map(|d| d["ts"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(deleted.contains(&PARENT.to_string()), "{deleted:?}");
+    assert!(
+        deleted.contains(&"1700000001.000002".to_string()),
+        "{deleted:?}"
+    );
+    assert!(
+        !deleted.contains(&"1700000100.000100".to_string()),
+        "{deleted:?}"
+    );
+    // The agent is told privately to remove their reply, with a link to it.
+    let dms: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == AGENT)
+        .collect();
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    let text = dms[0]["text"].as_str().unwrap();
+    assert!(text.contains("please delete your replies"), "{text}");
+    assert!(text.contains("p1700000100000100"), "{text}");
+    // The mappings are gone and nothing failed.
+    let app = &e.runner.app;
+    assert!(app.records.get_thread(PORTAL, T).await.unwrap().is_none());
+    assert!(app
+        .records
+        .list_messages(PORTAL, T)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(e.dead_letters().await.is_empty());
+}

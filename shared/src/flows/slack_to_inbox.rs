@@ -329,7 +329,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
     }
     let sent = sent.map_err(hubspot_failure)?;
     app.records
-        .record_message(portal, thread_id, &sent.id, ts, "slack")
+        .record_reply(portal, thread_id, &sent.id, ts, user)
         .await
         .map_err(store_err)?;
     tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, agent_user = %msg.agent_user_id, note = is_note, files = msg.file_ids.len(), "reply delivered to the inbox");

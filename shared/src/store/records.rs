@@ -668,6 +668,41 @@ impl Records {
         }
     }
 
+    /// Records an agent's reply from Slack (origin "slack"), with the agent's Slack user: the
+    /// bot cannot delete it, so a deletion tells its author instead.
+    pub async fn record_reply(
+        &self,
+        portal: &str,
+        thread: &str,
+        message_id: &str,
+        slack_ts: &str,
+        slack_user: &str,
+    ) -> R<bool> {
+        let mut it = item(keys::conv_pk(portal, thread), keys::message_sk(message_id));
+        it.insert(GSI1PK.into(), s(keys::portal_index(portal)));
+        it.insert("slack_ts".into(), s(slack_ts));
+        it.insert("origin".into(), s("slack"));
+        it.insert("author".into(), s(slack_user));
+        match self.store.put(it, Cond::NotExists).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The agents' own replies in the conversation's thread: (slack_ts, slack_user).
+    pub async fn replies_by_agents(&self, portal: &str, thread: &str) -> R<Vec<(String, String)>> {
+        let items = self
+            .store
+            .query(&keys::conv_pk(portal, thread), "MSG#")
+            .await?;
+        Ok(items
+            .iter()
+            .filter(|it| opt_s(it, "origin").as_deref() == Some("slack"))
+            .filter_map(|it| Some((opt_s(it, "slack_ts")?, opt_s(it, "author")?)))
+            .collect())
+    }
+
     /// (slack_ts, origin) of a mirrored message.
     pub async fn message(
         &self,
