@@ -1514,6 +1514,11 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
     assert_eq!(m["features"]["app_home"]["home_tab_enabled"], true);
     assert_eq!(m["settings"]["interactivity"]["is_enabled"], true);
     assert_eq!(m["settings"]["socket_mode_enabled"], false);
+    // It asks for `incoming-webhook` (the consent page's channel picker): the feature is on.
+    assert_eq!(
+        m["settings"]["incoming_webhooks"]["incoming_webhooks_enabled"],
+        true
+    );
     assert_eq!(m["settings"]["token_rotation_enabled"], false);
     // The placeholder URLs name our routes.
     let routes: Vec<&str> = shared::edge::routes::routes()

@@ -361,6 +361,22 @@ async fn slack_commands(app: &App, req: &Request) -> Response {
 
 // ---------------- interactivity ----------------
 
+/// The queue's deduplication key of a click: one job per click, by its `action_ts` (Close,
+/// Reopen, Close in one minute are three clicks, not one); the message's ts only when Slack
+/// sent no `action_ts`.
+fn click_key(
+    team: &str,
+    user: &str,
+    action_id: &str,
+    action_ts: Option<&str>,
+    message_ts: Option<&str>,
+) -> String {
+    format!(
+        "{team}:{user}:{action_id}:{}",
+        action_ts.or(message_ts).unwrap_or("")
+    )
+}
+
 async fn slack_interactions(app: &App, req: &Request) -> Response {
     const ROUTE: &str = "slack_interactions";
     if let Err(e) = verify_slack(app, req) {
@@ -413,18 +429,37 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
                 continue;
             }
         };
-        // Home tab clicks have no message: each click is its own (its action_ts).
-        let key = format!(
-            "{team_id}:{user_id}:{}:{}",
-            action.action_id,
-            message_ts
-                .as_deref()
-                .or(action.action_ts.as_deref())
-                .unwrap_or("")
+        let key = click_key(
+            &team_id,
+            &user_id,
+            &action.action_id,
+            action.action_ts.as_deref(),
+            message_ts.as_deref(),
         );
         if let Err(e) = app.queue.enqueue(job, &key).await {
             return enqueue_failed(e, ROUTE);
         }
     }
     Response::ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_click_is_its_own_job() {
+        let m = Some("1700000001.000001");
+        let close1 = click_key("T", "U", "close_conversation", Some("1700000300.1"), m);
+        let reopen = click_key("T", "U", "reopen_conversation", Some("1700000310.1"), m);
+        let close2 = click_key("T", "U", "close_conversation", Some("1700000320.1"), m);
+        assert_ne!(close1, close2);
+        assert_ne!(close1, reopen);
+        // The same click delivered twice is one job.
+        assert_eq!(
+            close1,
+            click_key("T", "U", "close_conversation", Some("1700000300.1"), m)
+        );
+        assert_eq!(click_key("T", "U", "a", None, m), "T:U:a:1700000001.000001");
+    }
 }

@@ -231,7 +231,8 @@ pub fn view(
             "text": plain("Disconnect"),
             "confirm": {
                 "title": plain("Disconnect from HubSpot?"),
-                "text": mrkdwn("Notifications stop, the app's tokens are revoked and deleted, and the links between chats and Slack threads are removed. You can install again later."),
+                // A confirmation dialog's text is plain_text (Block Kit's confirm object).
+                "text": plain("Notifications stop, the app's tokens are revoked and deleted, and the links between chats and Slack threads are removed. You can install again later."),
                 "confirm": plain("Disconnect"),
                 "deny": plain("Cancel"),
                 "style": "danger"

@@ -13,6 +13,8 @@ pub const HEADER: usize = 150;
 pub const BUTTON_TEXT: usize = 75;
 /// A button's value.
 pub const BUTTON_VALUE: usize = 2000;
+/// A confirmation dialog's text.
+pub const CONFIRM_TEXT: usize = 300;
 /// Blocks in a message.
 pub const MESSAGE_BLOCKS: usize = 50;
 /// Blocks in a Home tab (a view).
@@ -110,6 +112,20 @@ fn check_element(e: &Value, block: usize) -> Result<(), String> {
             ));
         }
     }
+    // A confirmation dialog's text is plain text of at most 300 chars.
+    let confirm = &e["confirm"];
+    if confirm.is_object() {
+        if confirm["text"]["type"] != "plain_text" {
+            return Err(format!(
+                "block {block}: a confirm dialog's text is not plain_text"
+            ));
+        }
+        if text_of(&confirm["text"]) > CONFIRM_TEXT {
+            return Err(format!(
+                "block {block}: a confirm dialog's text is over {CONFIRM_TEXT} chars"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -177,6 +193,13 @@ mod tests {
         assert!(check(&fields(1, 2001), false).is_err());
         let ctx = json!([{"type": "context", "elements": vec![json!({"type": "mrkdwn", "text": "a"}); 11]}]);
         assert!(check(&ctx, false).is_err());
+        let confirm = |kind: &str| {
+            json!([{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "x"},
+            "confirm": {"title": {"type": "plain_text", "text": "t"}, "text": {"type": kind, "text": "sure?"},
+            "confirm": {"type": "plain_text", "text": "y"}, "deny": {"type": "plain_text", "text": "n"}}}]}])
+        };
+        assert!(check(&confirm("plain_text"), true).is_ok());
+        assert!(check(&confirm("mrkdwn"), true).is_err());
     }
 
     #[test]
