@@ -571,3 +571,39 @@ async fn an_inbox_that_refuses_the_files_still_gets_the_text() {
         "{t}"
     );
 }
+
+#[tokio::test]
+async fn a_file_from_a_slack_connect_channel_is_described_by_files_info_and_sent() {
+    let e = env_with_notification(&[message_json("m1", 1, "INCOMING", "hi")]).await;
+    file_manager(&e).await;
+    let described = served_file(&e, "F7", "contract.pdf", "application/pdf", b"%PDF-1.7 ok").await;
+    Mock::given(method("POST"))
+        .and(path("/files.info"))
+        .and(wiremock::matchers::body_string_contains("file=F7"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "file": described})),
+        )
+        .expect(1)
+        .mount(&e.slack)
+        .await;
+    // As the event carries a file shared from another organisation's channel.
+    let posts = file_reply(
+        &e,
+        "signed copy attached",
+        "1700000100.000077",
+        json!([{"id": "F7", "file_access": "check_file_info"}]),
+    )
+    .await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(
+        posts[0]["attachments"],
+        json!([{"type": "FILE", "fileId": "9001"}])
+    );
+    let up = uploads(&e).await;
+    assert!(
+        up[0].contains("filename=\"contract.pdf\"") && up[0].contains("%PDF-1.7 ok"),
+        "{}",
+        up[0]
+    );
+    assert!(e.slack_calls("chat.postEphemeral").await.is_empty());
+}

@@ -16,4 +16,8 @@ pub struct SlackFile {
     pub size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Shared from a Slack Connect channel (`file_access: check_file_info`): the event does
+    /// not describe it; `files.info` does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_info: bool,
 }

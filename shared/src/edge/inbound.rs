@@ -281,6 +281,7 @@ fn slack_files(ev: &Value) -> Vec<SlackFile> {
                     .then(|| s(f, "url_private_download").or_else(|| s(f, "url_private")))
                     .flatten()
                     .filter(|u| !u.is_empty()),
+                check_info: s(f, "file_access").as_deref() == Some("check_file_info"),
             }
         })
         .collect()
@@ -681,6 +682,7 @@ mod tests {
                 mimetype: Some("image/png".into()),
                 size: Some(12),
                 url: Some("https://files.slack.com/files-pri/T1-F1/download/a.png".into()),
+                check_info: false,
             }
         );
         // Hidden and external files are named, but can't be fetched.

@@ -100,6 +100,25 @@ async fn carry_files(
     }
     let limit_mb = MAX_FILE_BYTES / (1024 * 1024);
     for f in r.files {
+        // A Slack Connect file: its details come from files.info.
+        let described;
+        let f = if f.check_info && f.url.is_none() {
+            described = match app.slack.file_info(bot, &f.id).await {
+                Ok(d) => d,
+                Err(e) if e.is_retryable() => return Err(slack_failure(app, install, e).await),
+                Err(e) => {
+                    tracing::warn!(portal = r.portal, conversation = r.thread_id, team = r.team, file = %f.id, error = %e, "files.info refused");
+                    out.unsent.push(unsent(
+                        &f.name,
+                        "Slack did not describe this file from a shared channel to the app",
+                    ));
+                    continue;
+                }
+            };
+            &described
+        } else {
+            f
+        };
         let Some(url) = f.url.as_deref() else {
             out.unsent.push(unsent(
                 &f.name,

@@ -276,6 +276,39 @@ impl SlackApi {
     }
 
     /// users.info.
+    /// `files.info` (scope `files:read`): a file shared from a Slack Connect channel, which
+    /// the message event describes only by id (`file_access: check_file_info`). A file
+    /// Slack hides or keeps elsewhere comes back without a URL.
+    pub async fn file_info(
+        &self,
+        token: &Secret,
+        file: &str,
+    ) -> Result<crate::domain::SlackFile, SlackError> {
+        let v = self
+            .call_form("files.info", token, &[("file", file)])
+            .await?;
+        let f = &v["file"];
+        let text = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_string);
+        let usable = !matches!(
+            text("mode").as_deref(),
+            Some("hidden_by_limit" | "tombstone" | "external")
+        );
+        Ok(crate::domain::SlackFile {
+            id: text("id").unwrap_or_else(|| file.to_string()),
+            name: text("name")
+                .or_else(|| text("title"))
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| "file".into()),
+            mimetype: text("mimetype").filter(|m| !m.is_empty()),
+            size: f.get("size").and_then(Value::as_u64),
+            url: usable
+                .then(|| text("url_private_download").or_else(|| text("url_private")))
+                .flatten()
+                .filter(|u| !u.is_empty()),
+            check_info: false,
+        })
+    }
+
     pub async fn user_info(&self, token: &Secret, user: &str) -> Result<SlackUser, SlackError> {
         let v = self
             .call_form("users.info", token, &[("user", user)])
