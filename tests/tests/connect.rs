@@ -1495,7 +1495,10 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
             "app_home_opened",
             "member_joined_channel",
             "app_uninstalled",
-            "tokens_revoked"
+            "tokens_revoked",
+            "member_left_channel",
+            "channel_left",
+            "group_left"
         ]
     );
     let commands: Vec<&str> = m["features"]["slash_commands"]

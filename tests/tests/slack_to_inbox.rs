@@ -837,3 +837,76 @@ async fn a_privacy_deletion_removes_what_the_bot_posted_and_asks_agents_to_remov
         .is_empty());
     assert!(e.dead_letters().await.is_empty());
 }
+
+#[tokio::test]
+async fn the_app_removed_from_its_channel_stops_posting_there_and_tells_the_admin() {
+    let e = env().await;
+    notified(&e, None).await;
+    let app = &e.runner.app;
+    let mut install = app.records.get_install(PORTAL).await.unwrap().unwrap();
+    install.bot_user_id = Some(BOT_USER.to_string());
+    install.installer_user_id = Some("U0ADMIN001".to_string());
+    app.records.put_install(&install).await.unwrap();
+    let left = |id: &str, ev: Value| envelope(id, ev);
+
+    // Someone else leaving the channel changes nothing.
+    e.post_event(&left(
+        "Ev0LEFT01",
+        json!({"type": "member_left_channel", "user": "U0OTHER01", "channel": CHANNEL,
+               "channel_type": "C", "team": TEAM}),
+    ))
+    .await;
+    e.drain().await;
+    let i = app.records.get_install(PORTAL).await.unwrap().unwrap();
+    assert_eq!(i.status, InstallStatus::Active);
+
+    // The app is removed from the channel (Slack tells the bot with channel_left).
+    let r = e
+        .post_event(&left(
+            "Ev0LEFT02",
+            json!({"type": "channel_left", "channel": CHANNEL, "actor_id": "U0OTHER01",
+                   "event_ts": "1700000500.000100"}),
+        ))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    e.drain().await;
+    let i = app.records.get_install(PORTAL).await.unwrap().unwrap();
+    assert!(
+        matches!(&i.status, InstallStatus::NeedsAttention { reason } if reason.contains("removed from the notification channel")),
+        "{:?}",
+        i.status
+    );
+    let dms: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == "U0ADMIN001")
+        .collect();
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    assert!(dms[0]["text"].as_str().unwrap().contains("/invite"));
+
+    // Nothing more is posted there until the app is back.
+    let before = e.slack_calls("chat.postMessage").await.len();
+    let mut msgs = e.inbox.messages(T);
+    msgs.push(message_json("m5", 5, "INCOMING", "hello?"));
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&json!([event(
+        "conversation.newMessage",
+        T,
+        json!({"messageId": "m5"})
+    )]))
+    .await;
+    e.drain().await;
+    assert_eq!(e.slack_calls("chat.postMessage").await.len(), before);
+
+    // Invited back: notifications resume.
+    e.post_event(&left(
+        "Ev0JOIN01",
+        json!({"type": "member_joined_channel", "user": BOT_USER, "channel": CHANNEL,
+               "channel_type": "C", "team": TEAM}),
+    ))
+    .await;
+    e.drain().await;
+    let i = app.records.get_install(PORTAL).await.unwrap().unwrap();
+    assert_eq!(i.status, InstallStatus::Active);
+}

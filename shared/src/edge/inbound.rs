@@ -228,10 +228,26 @@ pub enum SlackEnvelope {
 pub enum SlackEvent {
     Message(SlackMessage),
     AppUninstalled,
-    TokensRevoked { bot_user_ids: Vec<String> },
-    AppHomeOpened { user: String, tab: Option<String> },
-    MemberJoinedChannel { user: String, channel: String },
-    Other { kind: String },
+    TokensRevoked {
+        bot_user_ids: Vec<String>,
+    },
+    AppHomeOpened {
+        user: String,
+        tab: Option<String>,
+    },
+    MemberJoinedChannel {
+        user: String,
+        channel: String,
+    },
+    /// Someone left a channel (`member_left_channel`, `user` set) or the app was removed from
+    /// one (`channel_left`, `group_left`, `user` None).
+    LeftChannel {
+        user: Option<String>,
+        channel: String,
+    },
+    Other {
+        kind: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -431,6 +447,14 @@ fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
             user: s(ev, "user").ok_or_else(|| bad("member_joined_channel without user"))?,
             channel: s(ev, "channel")
                 .ok_or_else(|| bad("member_joined_channel without channel"))?,
+        },
+        "member_left_channel" => SlackEvent::LeftChannel {
+            user: Some(s(ev, "user").ok_or_else(|| bad("member_left_channel without user"))?),
+            channel: s(ev, "channel").ok_or_else(|| bad("member_left_channel without channel"))?,
+        },
+        kind @ ("channel_left" | "group_left") => SlackEvent::LeftChannel {
+            user: None,
+            channel: s(ev, "channel").ok_or_else(|| bad(format!("{kind} without channel")))?,
         },
         other => SlackEvent::Other {
             kind: other.to_string(),

@@ -170,6 +170,16 @@ pub async fn job_for_slack_event(
             }
             Ok(None)
         }
+        SlackEvent::LeftChannel { user, channel } => {
+            // `member_left_channel` is for anyone; only the app's own leaving matters.
+            if user.is_some() && user.as_deref() != bot_user {
+                return ignore("someone else left a channel");
+            }
+            Ok(Some(Job::ChannelLost {
+                team_id: team.to_string(),
+                channel_id: channel,
+            }))
+        }
         SlackEvent::Other { kind } => ignore(&format!("event type {kind} is not handled")),
     }
 }
@@ -398,6 +408,10 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             action_id,
             value,
         } => crate::flows::home::act(app, team_id, user_id, action_id, value).await,
+        Job::ChannelLost {
+            team_id,
+            channel_id,
+        } => crate::services::install::channel_lost(app, team_id, channel_id).await,
         Job::Deactivate { team_id, reason } => {
             let Some(install) = app
                 .records
@@ -449,7 +463,8 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         | Job::UnmappedReply { team_id, .. }
         | Job::PublishHome { team_id, .. }
         | Job::HomeAction { team_id, .. }
-        | Job::Deactivate { team_id, .. } => app
+        | Job::Deactivate { team_id, .. }
+        | Job::ChannelLost { team_id, .. } => app
             .records
             .install_for_team(team_id)
             .await

@@ -104,6 +104,9 @@ pub enum Job {
     },
     /// The Slack app was uninstalled or its tokens revoked.
     Deactivate { team_id: String, reason: String },
+    /// The app was removed from a channel (`channel_left`, `group_left`, or
+    /// `member_left_channel` for the bot).
+    ChannelLost { team_id: String, channel_id: String },
 }
 
 impl Job {
@@ -150,9 +153,9 @@ impl Job {
                 ..
             } => format!("slack:{team_id}:{channel_id}:{thread_ts}"),
             // One workspace's settings changes and deactivation run one at a time, in order.
-            Job::Deactivate { team_id, .. } | Job::HomeAction { team_id, .. } => {
-                format!("team:{team_id}")
-            }
+            Job::Deactivate { team_id, .. }
+            | Job::HomeAction { team_id, .. }
+            | Job::ChannelLost { team_id, .. } => format!("team:{team_id}"),
         }
     }
 
@@ -179,6 +182,7 @@ impl Job {
             Job::PublishHome { .. } => "publish_home",
             Job::HomeAction { .. } => "home_action",
             Job::Deactivate { .. } => "deactivate",
+            Job::ChannelLost { .. } => "channel_lost",
         }
     }
 }

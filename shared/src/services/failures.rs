@@ -81,7 +81,7 @@ pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobEr
 }
 
 /// Tells the installing admin, in a direct message from the app, what to fix.
-async fn tell_admin(app: &App, install: &Install, advice: &str) {
+pub async fn tell_admin(app: &App, install: &Install, advice: &str) {
     let (Some(user), Some(token)) = (&install.installer_user_id, &install.bot_token) else {
         return;
     };

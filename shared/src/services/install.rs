@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::chat::slack::SlackError;
-use crate::domain::{HubSpotAuth, Install};
+use crate::domain::{HubSpotAuth, Install, InstallStatus};
 use crate::queue::JobError;
 use crate::support::secret::Secret;
 
@@ -106,5 +106,64 @@ pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), J
         .await
         .map_err(|e| JobError::retry(e.to_string()))?;
     tracing::warn!(portal = %portal, team = %install.team_id, why, items = n, "disconnected: tokens and mappings deleted");
+    Ok(())
+}
+
+/// The app was removed from a channel. Posts there would still succeed (`chat:write.public`)
+/// but replies would no longer reach the app, so nothing is posted there any more: the
+/// install's own channel marks the install as needing attention, a routed inbox's channel
+/// loses its route (its chats go to the install's channel), and whoever set it is told.
+pub async fn channel_lost(app: &App, team: &str, channel: &str) -> Result<(), JobError> {
+    let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
+    let Some(install) = app
+        .records
+        .install_for_team(team)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(());
+    };
+    let portal = install.portal_id.clone();
+    if install.channel_id.as_deref() == Some(channel) {
+        let advice = format!("The app was removed from the notification channel <#{channel}>, so replies there no longer reach it. Invite it back with `/invite` in that channel, or pick another channel in the app's Home tab.");
+        let marked = app
+            .records
+            .update_install(&portal, |i| {
+                if i.channel_id.as_deref() != Some(channel) {
+                    return false;
+                }
+                i.status = InstallStatus::NeedsAttention {
+                    reason: advice.clone(),
+                };
+                i.last_error = Some(format!("channel_left: {advice}"));
+                true
+            })
+            .await
+            .map_err(store_err)?;
+        if marked.is_some_and(|i| i.channel_id.as_deref() == Some(channel)) {
+            tracing::error!(portal = %portal, team, channel, "the app was removed from the notification channel; install needs attention");
+            crate::services::failures::tell_admin(app, &install, &advice).await;
+        }
+    }
+    for route in app.records.list_routes(&portal).await.map_err(store_err)? {
+        if route.channel_id != channel {
+            continue;
+        }
+        app.records
+            .delete_route(&portal, &route.inbox_id)
+            .await
+            .map_err(store_err)?;
+        tracing::warn!(portal = %portal, team, channel, inbox = %route.inbox_id, "the app was removed from a routed inbox's channel; route removed");
+        if let Some(bot) = &install.bot_token {
+            let text = format!(":warning: The app was removed from <#{channel}>, where HubSpot inbox {} posted its chats: they go to the notification channel now. Route the inbox again from the app's Home tab once the app is back in a channel for it.", route.inbox_id);
+            if let Err(e) = app
+                .slack
+                .post_message(bot, &route.set_by, None, &text, None)
+                .await
+            {
+                tracing::warn!(portal = %portal, error = %e, "could not tell who routed the inbox");
+            }
+        }
+    }
     Ok(())
 }
