@@ -18,6 +18,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A file download may take longer than an API call (files up to `reply::MAX_FILE_BYTES`).
 const FILE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where Slack serves files (`url_private_download`); tests point it at wiremock.
+/// A random key for one post (16 hex chars).
+fn post_key() -> String {
+    let mut b = [0u8; 8];
+    // A key that cannot be random still tells posts apart within a run.
+    if getrandom::fill(&mut b).is_err() {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        b = N
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_be_bytes();
+    }
+    hex::encode(b)
+}
+
+/// The message metadata type of the app's posts that carry a key (`post_message_keyed`).
+pub const METADATA_EVENT: &str = "hubspot_inbox_post";
 pub const DEFAULT_SLACK_FILES_URL: &str = "https://files.slack.com";
 
 mod errors;
@@ -186,6 +201,43 @@ impl SlackApi {
         text: &str,
         blocks: Option<&Value>,
     ) -> Result<String, SlackError> {
+        // `fatal_error` may have posted (contracts/slack.md): each post carries a key, and
+        // after that error the channel (or thread) is checked for it before the caller's
+        // retry posts again.
+        let key = post_key();
+        match self
+            .post_message_keyed(token, channel, thread_ts, text, blocks, Some(&key))
+            .await
+        {
+            Err(e) if e.code() == Some("fatal_error") => {
+                match self.find_posted(token, channel, thread_ts, &key).await {
+                    Ok(Some(ts)) => {
+                        tracing::warn!(channel, ts = %ts, "slack answered fatal_error but had posted; not posted again");
+                        Ok(ts)
+                    }
+                    Ok(None) => Err(e),
+                    Err(check) => {
+                        tracing::warn!(channel, error = %check, "could not check a post after fatal_error");
+                        Err(e)
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// chat.postMessage carrying `key` in its message metadata, so that after a
+    /// `fatal_error` (which may have posted, contracts/slack.md) `find_posted` can tell
+    /// whether it did before the post is tried again.
+    pub async fn post_message_keyed(
+        &self,
+        token: &Secret,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        blocks: Option<&Value>,
+        key: Option<&str>,
+    ) -> Result<String, SlackError> {
         let mut body = json!({
             "channel": channel,
             "text": text,
@@ -198,10 +250,63 @@ impl SlackApi {
         if let Some(blocks) = blocks {
             body["blocks"] = blocks.clone();
         }
+        if let Some(key) = key {
+            body["metadata"] = json!({"event_type": METADATA_EVENT, "event_payload": {"key": key}});
+        }
         let v = self.call("chat.postMessage", token, &body).await?;
         str_field(&v, "ts")
             .map(str::to_string)
             .ok_or_else(|| SlackError::Unexpected("chat.postMessage: no ts in response".into()))
+    }
+
+    /// The ts of the app's message carrying `key` (see `post_message_keyed`): among a
+    /// thread's replies (`conversations.replies`) or the channel's latest messages
+    /// (`conversations.history`, the last 100), with their metadata. None when not there.
+    pub async fn find_posted(
+        &self,
+        token: &Secret,
+        channel: &str,
+        thread_ts: Option<&str>,
+        key: &str,
+    ) -> Result<Option<String>, SlackError> {
+        let v = match thread_ts {
+            Some(ts) => {
+                self.call_form(
+                    "conversations.replies",
+                    token,
+                    &[
+                        ("channel", channel),
+                        ("ts", ts),
+                        ("limit", "200"),
+                        ("include_all_metadata", "true"),
+                    ],
+                )
+                .await?
+            }
+            None => {
+                self.call_form(
+                    "conversations.history",
+                    token,
+                    &[
+                        ("channel", channel),
+                        ("limit", "100"),
+                        ("include_all_metadata", "true"),
+                    ],
+                )
+                .await?
+            }
+        };
+        Ok(v["messages"].as_array().and_then(|ms| {
+            ms.iter()
+                .find(|m| {
+                    m.pointer("/metadata/event_type").and_then(Value::as_str)
+                        == Some(METADATA_EVENT)
+                        && m.pointer("/metadata/event_payload/key")
+                            .and_then(Value::as_str)
+                            == Some(key)
+                })
+                .and_then(|m| m["ts"].as_str().map(str::to_string))
+        }))
     }
 
     /// chat.update. With `blocks: None` Slack keeps the message's previous blocks; pass

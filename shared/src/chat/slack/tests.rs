@@ -10,6 +10,29 @@ fn token() -> Secret {
     Secret::new(TOKEN)
 }
 
+/// A chat.postMessage body: exactly `want`, plus the post's metadata key (16 hex chars).
+struct KeyedPost(Value);
+
+fn keyed_post(want: Value) -> KeyedPost {
+    KeyedPost(want)
+}
+
+impl wiremock::Match for KeyedPost {
+    fn matches(&self, req: &Request) -> bool {
+        let Ok(mut body) = serde_json::from_slice::<Value>(&req.body) else {
+            return false;
+        };
+        let Some(meta) = body.as_object_mut().and_then(|o| o.remove("metadata")) else {
+            return false;
+        };
+        let key = meta["event_payload"]["key"].as_str().unwrap_or("");
+        meta["event_type"] == "hubspot_inbox_post"
+            && key.len() == 16
+            && key.bytes().all(|b| b.is_ascii_hexdigit())
+            && body == self.0
+    }
+}
+
 async fn setup() -> (MockServer, SlackApi) {
     let server = MockServer::start().await;
     let api = SlackApi::new(reqwest::Client::new(), &server.uri());
@@ -85,7 +108,7 @@ async fn post_message_sends_fallback_text_and_no_unfurls() {
     Mock::given(method("POST"))
         .and(path("/chat.postMessage"))
         .and(bearer())
-        .and(body_json(json!({
+        .and(keyed_post(json!({
             "channel": "C123",
             "thread_ts": "1700000000.000100",
             "text": "hi &lt;there&gt;",
@@ -116,7 +139,7 @@ async fn post_message_top_level_without_blocks() {
     Mock::given(method("POST"))
         .and(path("/chat.postMessage"))
         .and(bearer())
-        .and(body_json(json!({
+        .and(keyed_post(json!({
             "channel": "C1",
             "text": "plain",
             "unfurl_links": false,
@@ -761,4 +784,75 @@ async fn slacks_sign_in_page_and_errors_are_not_taken_for_the_file() {
         ) && busy.is_retryable()
     );
     assert!(get("/down", None).await.unwrap_err().is_retryable());
+}
+
+/// A post answered `fatal_error` that Slack did make: the channel has it (found by the
+/// post's metadata key), so the call succeeds with its ts and nothing is posted twice.
+#[tokio::test]
+async fn a_fatal_error_that_posted_anyway_is_found_and_not_posted_again() {
+    let (server, api) = setup().await;
+    let key = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = key.clone();
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(move |r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            *seen.lock().unwrap() = body["metadata"]["event_payload"]["key"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "fatal_error"}))
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let posted = key.clone();
+    Mock::given(method("POST"))
+        .and(path("/conversations.history"))
+        .respond_with(move |_: &Request| {
+            let k = posted.lock().unwrap().clone();
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "messages": [
+                {"type": "message", "ts": "1700000009.000001", "text": "another"},
+                {"type": "message", "ts": "1700000009.000002", "text": "hi",
+                 "metadata": {"event_type": "hubspot_inbox_post", "event_payload": {"key": k}}}
+            ]}))
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ts = api
+        .post_message(&token(), "C1", None, "hi", None)
+        .await
+        .unwrap();
+    assert_eq!(ts, "1700000009.000002");
+    assert_eq!(key.lock().unwrap().len(), 16);
+}
+
+/// The same error when Slack did not post: the error stands (retryable), for the queue.
+#[tokio::test]
+async fn a_fatal_error_that_did_not_post_stays_a_retryable_error() {
+    let (server, api) = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "fatal_error"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/conversations.replies"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "messages": [
+                {"type": "message", "ts": "1700000001.000001", "text": "parent"}
+            ]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = api
+        .post_message(&token(), "C1", Some("1700000001.000001"), "hi", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("fatal_error"));
+    assert!(err.is_retryable());
 }
