@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::chat::blocks::card::{Card, Person, ACTION_REPLY_IN_INBOX};
 use crate::chat::blocks::messages::{sender_name, thread_text};
-use crate::chat::slack::SlackError;
+use crate::chat::slack::{Class as SlackClass, SlackError};
 use crate::domain::{
     Attachment, Conversation, Direction, InboxError, InboxRoute, Install, InstallStatus, Message,
     ThreadMap,
@@ -452,10 +452,7 @@ async fn post_card(
 /// Slack refused the payload itself (contracts/slack.md: `invalid_blocks`, `msg_too_long`,
 /// `invalid_attachments`): the same request would be refused again, so it is never retried.
 fn payload_refused(e: &SlackError) -> bool {
-    matches!(
-        e.code(),
-        Some("invalid_blocks" | "msg_too_long" | "invalid_attachments" | "invalid_blocks_format")
-    )
+    e.class() == SlackClass::PayloadRefused
 }
 
 /// Reports what Slack refused, for whoever fixes the builder.
@@ -518,7 +515,7 @@ async fn update_card(
                 .map_err(store_err)?
                 .ok_or_else(|| JobError::retry("thread mapping changed concurrently"))
         }
-        Err(e) if e.code() == Some("message_not_found") => {
+        Err(e) if e.class() == SlackClass::MessageGone => {
             let ts = match post_card(app, bot, &map.channel_id, card).await {
                 Ok(ts) => ts,
                 Err(e) => return Err(slack_failure(app, install, e).await),
@@ -552,10 +549,7 @@ struct Destination<'a> {
 
 /// Errors by which a channel refuses every post until someone acts (contracts/slack.md).
 fn channel_unusable(e: &SlackError) -> bool {
-    matches!(
-        e.code(),
-        Some("not_in_channel" | "channel_not_found" | "is_archived")
-    )
+    e.class() == SlackClass::ChannelUnusable
 }
 
 /// A routed inbox's channel refuses posts: the route is removed, so that inbox's chats go
@@ -800,7 +794,7 @@ pub async fn delete_conversation(
             .await
         {
             Ok(()) => {}
-            Err(e) if e.code() == Some("cant_delete_message") => {
+            Err(e) if e.class() == SlackClass::NotTheAppsMessage => {
                 tracing::warn!(portal, conversation = thread_id, ts = %ts, "a message in the thread is not the app's to delete; left");
             }
             Err(e) => return Err(slack_failure(app, &install, e).await),

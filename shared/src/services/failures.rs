@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::app::App;
-use crate::chat::slack::SlackError;
+use crate::chat::slack::{Class, SlackError};
 use crate::domain::{InboxError, Install, InstallStatus};
 use crate::queue::JobError;
 
@@ -43,10 +43,11 @@ pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobEr
         return JobError::retry(e.to_string());
     }
     let code = e.code().unwrap_or("").to_string();
-    let advice = match code.as_str() {
-        "not_in_channel" => Some("The app is not in the notification channel. Invite it with /invite @app in the channel."),
-        "channel_not_found" => Some("The notification channel no longer exists or the app cannot see it. Pick another channel."),
-        "is_archived" => Some("The notification channel is archived. Unarchive it or pick another channel."),
+    let class = e.class();
+    let advice = match (class, code.as_str()) {
+        (Class::ChannelUnusable, "not_in_channel") => Some("The app is not in the notification channel. Invite it with /invite @app in the channel."),
+        (Class::ChannelUnusable, "is_archived") => Some("The notification channel is archived. Unarchive it or pick another channel."),
+        (Class::ChannelUnusable, _) => Some("The notification channel no longer exists or the app cannot see it. Pick another channel."),
         _ => None,
     };
     if let Some(advice) = advice {
@@ -67,10 +68,7 @@ pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobEr
         tell_admin(app, install, advice).await;
         return JobError::Fatal(format!("slack {code}: {advice}"));
     }
-    if matches!(
-        code.as_str(),
-        "token_revoked" | "account_inactive" | "invalid_auth"
-    ) {
+    if class == Class::AuthGone {
         if let Err(se) = app.records.deactivate_install(&install.portal_id).await {
             tracing::error!(portal = %install.portal_id, error = %se, "could not deactivate install");
         }

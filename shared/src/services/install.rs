@@ -65,11 +65,7 @@ pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), J
             Ok(()) => {
                 tracing::info!(portal = %portal, team = %install.team_id, "slack token revoked")
             }
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("token_revoked" | "invalid_auth" | "account_inactive" | "not_authed")
-                ) => {}
+            Err(e) if e.class() == crate::chat::slack::Class::AuthGone => {}
             Err(e) if e.is_retryable() => {
                 return Err(JobError::retry(format!("auth.revoke: {e}")));
             }

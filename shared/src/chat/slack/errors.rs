@@ -1,17 +1,109 @@
 //! What a Slack call can fail with, and which failures a retry may cure
 //! (contracts/slack.md error codes).
 
-/// Slack `error` codes that are worth retrying later.
-// contracts/slack.md: `ratelimited` comes with HTTP 429 and `Retry-After`; some methods
-// answer `rate_limited` with HTTP 200 instead. Both are waited out.
-pub(super) const RETRYABLE_CODES: &[&str] = &[
-    "ratelimited",
-    "rate_limited",
-    "internal_error",
-    "fatal_error",
-    "service_unavailable",
-    "request_timeout",
+/// What a Slack `error` code means for the bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Transient: wait and try again (`fatal_error` may have posted: `post_message`
+    /// checks before the retry posts again).
+    Retry,
+    /// The payload itself was refused; the same request would be refused again: report
+    /// what broke, and send it another way (plain text).
+    PayloadRefused,
+    /// The channel cannot take posts from the app: an admin must act (invite, unarchive,
+    /// pick another); a routed inbox's channel loses its route.
+    ChannelUnusable,
+    /// The bot token is gone: the install is deactivated.
+    AuthGone,
+    /// The message is not there (deleted in Slack).
+    MessageGone,
+    /// The bot may not do this to that message (an agent's own).
+    NotTheAppsMessage,
+    /// Anything else: not retried, kept as a dead letter.
+    Other,
+}
+
+/// Every Slack `error` code the bundle acts on, with where Slack documents it
+/// (api.slack.com/methods/<method>, "Errors"; contracts/slack.md). One table: the flows and
+/// services ask `SlackError::class`, never match codes of their own.
+pub const CODES: &[(&str, Class, &str)] = &[
+    (
+        "ratelimited",
+        Class::Retry,
+        "HTTP 429 with Retry-After, every method",
+    ),
+    (
+        "rate_limited",
+        Class::Retry,
+        "HTTP 200 ok:false on some methods (chat.postMessage)",
+    ),
+    ("internal_error", Class::Retry, "every method"),
+    (
+        "fatal_error",
+        Class::Retry,
+        "chat.postMessage: may have posted; checked before a repost",
+    ),
+    ("service_unavailable", Class::Retry, "every method"),
+    ("request_timeout", Class::Retry, "every method"),
+    (
+        "invalid_blocks",
+        Class::PayloadRefused,
+        "chat.postMessage, chat.update",
+    ),
+    (
+        "invalid_blocks_format",
+        Class::PayloadRefused,
+        "chat.postMessage, chat.update",
+    ),
+    (
+        "msg_too_long",
+        Class::PayloadRefused,
+        "chat.postMessage, chat.update",
+    ),
+    (
+        "invalid_attachments",
+        Class::PayloadRefused,
+        "chat.postMessage, chat.update",
+    ),
+    ("not_in_channel", Class::ChannelUnusable, "chat.postMessage"),
+    (
+        "channel_not_found",
+        Class::ChannelUnusable,
+        "chat.postMessage, conversations.info",
+    ),
+    (
+        "is_archived",
+        Class::ChannelUnusable,
+        "chat.postMessage, conversations.join",
+    ),
+    ("token_revoked", Class::AuthGone, "every method"),
+    ("invalid_auth", Class::AuthGone, "every method"),
+    ("account_inactive", Class::AuthGone, "every method"),
+    ("not_authed", Class::AuthGone, "every method"),
+    (
+        "message_not_found",
+        Class::MessageGone,
+        "chat.update, chat.delete",
+    ),
+    (
+        "cant_delete_message",
+        Class::NotTheAppsMessage,
+        "chat.delete",
+    ),
+    (
+        "cant_update_message",
+        Class::NotTheAppsMessage,
+        "chat.update",
+    ),
 ];
+
+/// The class of an `error` code (`Other` when the table does not name it).
+pub fn class_of(code: &str) -> Class {
+    CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map_or(Class::Other, |(_, class, _)| *class)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SlackError {
@@ -40,8 +132,18 @@ impl SlackError {
             SlackError::RateLimited { .. }
             | SlackError::Server { .. }
             | SlackError::Transport(_) => true,
-            SlackError::Api { code } => RETRYABLE_CODES.contains(&code.as_str()),
+            SlackError::Api { code } => class_of(code) == Class::Retry,
             SlackError::Unexpected(_) => false,
+        }
+    }
+
+    /// What the error means (`CODES`); rate limits, server and transport failures are
+    /// `Retry`.
+    pub fn class(&self) -> Class {
+        match self {
+            SlackError::Api { code } => class_of(code),
+            e if e.is_retryable() => Class::Retry,
+            _ => Class::Other,
         }
     }
 
