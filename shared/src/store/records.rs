@@ -657,10 +657,26 @@ impl Records {
         slack_ts: &str,
         origin: &str,
     ) -> R<bool> {
+        self.put_message(portal, thread, message_id, slack_ts, origin, None)
+            .await
+    }
+
+    async fn put_message(
+        &self,
+        portal: &str,
+        thread: &str,
+        message_id: &str,
+        slack_ts: &str,
+        origin: &str,
+        author: Option<&str>,
+    ) -> R<bool> {
         let mut it = item(keys::conv_pk(portal, thread), keys::message_sk(message_id));
         it.insert(GSI1PK.into(), s(keys::portal_index(portal)));
         it.insert("slack_ts".into(), s(slack_ts));
         it.insert("origin".into(), s(origin));
+        if let Some(a) = author {
+            it.insert("author".into(), s(a));
+        }
         match self.store.put(it, Cond::NotExists).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
@@ -678,16 +694,15 @@ impl Records {
         slack_ts: &str,
         slack_user: &str,
     ) -> R<bool> {
-        let mut it = item(keys::conv_pk(portal, thread), keys::message_sk(message_id));
-        it.insert(GSI1PK.into(), s(keys::portal_index(portal)));
-        it.insert("slack_ts".into(), s(slack_ts));
-        it.insert("origin".into(), s("slack"));
-        it.insert("author".into(), s(slack_user));
-        match self.store.put(it, Cond::NotExists).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.put_message(
+            portal,
+            thread,
+            message_id,
+            slack_ts,
+            "slack",
+            Some(slack_user),
+        )
+        .await
     }
 
     /// The agents' own replies in the conversation's thread: (slack_ts, slack_user).
