@@ -86,6 +86,10 @@ fn card(text: &str) {
         last_reply: Some((text.to_string(), 1_795_773_601)),
         first_response_secs: Some(i64::from(text.len() as u32)),
     };
+    // Within Slack's Block Kit limits for any text (else Slack refuses the whole card).
+    if let Err(e) = shared::chat::blocks::limits::check(&card.blocks(), false) {
+        panic!("the card breaks a Slack limit: {e}");
+    }
     // The only tokens in the card are ours: the inbox link and Slack's date formatting.
     let blocks = card.blocks().to_string();
     for (i, _) in blocks.match_indices('<') {
