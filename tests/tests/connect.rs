@@ -1718,3 +1718,163 @@ async fn the_install_cookie_is_http_only_lax_and_short_lived() {
     // PUBLIC_BASE_URL is https here: the cookie only travels over TLS.
     assert!(c.contains("Secure"), "{c}");
 }
+
+#[tokio::test]
+async fn a_connected_portal_is_never_moved_to_another_workspace_by_an_install() {
+    let e = env().await;
+    install(&e).await;
+    new_chat(&e).await;
+    let before = install2(&e).await;
+    assert_eq!(before.team_id, TEAM2);
+    // Someone runs the install again for the same portal and finishes it in their own
+    // workspace (Slack answers with another team for that consent).
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .and(body_string_contains("code=sl-code-elsewhere"))
+        .respond_with(ok(json!({
+            "access_token": "xoxb-attacker-bot-token", "token_type": "bot", "scope": "commands,chat:write",
+            "bot_user_id": "U0BOTEVIL1", "app_id": "A0APP00002",
+            "team": {"id": "T0EVIL0001", "name": "Elsewhere <Inc>"}, "enterprise": null,
+            "authed_user": {"id": "U0EVIL0001", "scope": "", "token_type": "user"}
+        })))
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    let state = through_hubspot(&e).await;
+    let p = get(
+        &e,
+        &format!(
+            "/slack/oauth/callback?code=sl-code-elsewhere&state={}",
+            enc(&state)
+        ),
+    )
+    .await;
+    e.drain().await;
+    assert_eq!(p.status, 409, "{}", p.body);
+    assert!(
+        p.body.contains("connected to another Slack workspace")
+            && p.body.contains("disconnects it"),
+        "{}",
+        p.body
+    );
+    // Nothing of the current install changed: same workspace, token, channel, mappings.
+    let after = install2(&e).await;
+    assert_eq!(after.team_id, TEAM2);
+    assert_eq!(after.bot_token, before.bot_token);
+    assert_eq!(after.channel_id, before.channel_id);
+    assert_eq!(after.installer_user_id, before.installer_user_id);
+    assert!(e
+        .runner
+        .app
+        .records
+        .get_thread(PORTAL2, T)
+        .await
+        .unwrap()
+        .is_some());
+    // Only the attempt's own new token was revoked, never the current one.
+    let revoked: Vec<String> = e
+        .slack
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/auth.revoke")
+        .map(bearer)
+        .collect();
+    assert_eq!(revoked, vec!["Bearer xoxb-attacker-bot-token".to_string()]);
+    // The current installer is told, in their workspace.
+    let dms: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == INSTALLER)
+        .collect();
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    let text = dms[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("tried to connect HubSpot portal 50505050"),
+        "{text}"
+    );
+    assert!(text.contains("Elsewhere &lt;Inc&gt;"), "{text}");
+    // Chats still go to the current workspace.
+    let posts = e.slack_calls("chat.postMessage").await.len();
+    e.post_webhook(&webhook_for(PORTAL2, "conversation.newMessage"))
+        .await;
+    e.drain().await;
+    assert!(e.slack_calls("chat.postMessage").await.len() >= posts);
+    assert!(e
+        .runner
+        .app
+        .records
+        .install_for_team("T0EVIL0001")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_channel() {
+    let e = env().await;
+    install(&e).await;
+    let before = install2(&e).await;
+    assert_eq!(before.installer_user_id.as_deref(), Some(INSTALLER));
+    assert_eq!(before.channel_id.as_deref(), Some(PUBLIC_CH));
+    admin_user(&e, MEMBER, false).await;
+    admin_user(&e, ADMIN, true).await;
+    // A member who may add apps installs again and picks another channel.
+    let answer = |user: &str, code: &str| {
+        let user = user.to_string();
+        Mock::given(method("POST"))
+            .and(path("/oauth.v2.access"))
+            .and(body_string_contains(format!("code={code}")))
+            .respond_with(ok(json!({
+                "access_token": "xoxb-refreshed-bot-token", "token_type": "bot", "scope": "commands,chat:write",
+                "bot_user_id": BOT2_USER, "app_id": "A0APP00002",
+                "team": {"id": TEAM2, "name": "Acme Support"}, "enterprise": null,
+                "authed_user": {"id": user, "scope": "", "token_type": "user"},
+                "incoming_webhook": {"channel": "#chats", "channel_id": OTHER_CH,
+                    "configuration_url": "https://acme.slack.com/services/B2", "url": "https://hooks.slack.com/services/T/B/y"}
+            })))
+            .with_priority(1)
+    };
+    answer(MEMBER, "sl-code-member").mount(&e.slack).await;
+    let state = through_hubspot(&e).await;
+    let p = get(
+        &e,
+        &format!("/slack/oauth/callback?code=sl-code-member&state={}", enc(&state)),
+    )
+    .await;
+    e.drain().await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let after = install2(&e).await;
+    assert_eq!(after.installer_user_id.as_deref(), Some(INSTALLER));
+    assert_eq!(after.channel_id.as_deref(), Some(PUBLIC_CH));
+    assert_eq!(
+        after.bot_token.as_ref().map(|t| t.expose().to_string()).as_deref(),
+        Some("xoxb-refreshed-bot-token")
+    );
+    // The installer is told who reinstalled it.
+    let dms: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == INSTALLER)
+        .collect();
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    assert!(dms[0]["text"].as_str().unwrap().contains(&format!("<@{MEMBER}>")));
+    assert!(dms[0]["text"].as_str().unwrap().contains("channel is unchanged"));
+
+    // A workspace admin's reinstall may change both.
+    answer(ADMIN, "sl-code-admin").mount(&e.slack).await;
+    let state = through_hubspot(&e).await;
+    let p = get(
+        &e,
+        &format!("/slack/oauth/callback?code=sl-code-admin&state={}", enc(&state)),
+    )
+    .await;
+    e.drain().await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let after = install2(&e).await;
+    assert_eq!(after.installer_user_id.as_deref(), Some(ADMIN));
+    assert_eq!(after.channel_id.as_deref(), Some(OTHER_CH));
+}

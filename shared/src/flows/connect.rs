@@ -22,6 +22,7 @@ use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
+use crate::chat::slack::SlackOAuth;
 use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus, OAuthState};
 use crate::queue::Job;
 use crate::services::install::{check_channel, ChannelCheck};
@@ -675,6 +676,19 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         Err(e) => return exchange_failed(app, "Slack", &e.to_string()),
     };
     let team = oauth.team_id.clone();
+    let previous = match app.records.get_install(&portal).await {
+        Ok(p) => p,
+        Err(e) => return store_failed(app, e),
+    };
+    // A portal connected to a workspace is never moved to another by an install: whoever
+    // holds an install link (or may add apps somewhere) would otherwise take its chats.
+    if let Some(current) = previous.as_ref().filter(|p| {
+        p.team_id != team
+            && p.status != InstallStatus::Inactive
+            && p.source != InstallSource::Settings
+    }) {
+        return rebinding_refused(app, current, &oauth).await;
+    }
     // One Slack workspace feeds from one portal (the TEAM# pointer).
     match app.records.install_for_team(&team).await {
         Ok(Some(other)) if other.portal_id != portal && other.status != InstallStatus::Inactive => {
@@ -692,10 +706,6 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         Ok(_) => {}
         Err(e) => return store_failed(app, e),
     }
-    let previous = match app.records.get_install(&portal).await {
-        Ok(p) => p,
-        Err(e) => return store_failed(app, e),
-    };
     if let Some(r) = previous
         .as_ref()
         .filter(|p| p.source == InstallSource::Settings)
@@ -722,6 +732,21 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
             Err(e) => return store_failed(app, e),
         }
     }
+    // A reinstall in the same workspace by someone who may not manage the install (not its
+    // installer, not a workspace admin) refreshes the tokens and keeps who installed it and
+    // where it posts.
+    let by = oauth.authed_user_id.clone();
+    let limited = match &keep {
+        Some(k)
+            if k.installer_user_id.is_some()
+                && k.installer_user_id.as_deref() != Some(by.as_str()) =>
+        {
+            !crate::services::install::can_manage(app, k, &oauth.access_token, &by)
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
     let now = app.clock.now_secs();
     let mut install = Install {
         portal_id: portal.clone(),
@@ -743,7 +768,10 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
     };
     // The channel picked on Slack's consent page (incoming-webhook), checked before it is
     // saved.
-    let picked = oauth.incoming_webhook_channel_id.clone();
+    let picked = oauth
+        .incoming_webhook_channel_id
+        .clone()
+        .filter(|_| !limited);
     let check = match &picked {
         Some(ch) => Some(check_channel(app, &oauth.access_token, ch).await),
         None => None,
@@ -758,8 +786,36 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         }
         _ => {}
     }
+    if limited {
+        if let Some(k) = &keep {
+            install.installer_user_id = k.installer_user_id.clone();
+            install.channel_id = k.channel_id.clone();
+            install.pending_channel_id = k.pending_channel_id.clone();
+        }
+    }
     if let Err(e) = app.records.put_install(&install).await {
         return store_failed(app, e);
+    }
+    if let Some(k) = keep
+        .as_ref()
+        .filter(|k| k.installer_user_id.as_deref() != Some(by.as_str()))
+    {
+        // Every reinstall is told to the one who installed it.
+        tracing::warn!(portal = %portal, team = %team, user = %by, installer = k.installer_user_id.as_deref().unwrap_or(""), settings_kept = limited, "reinstalled by someone else");
+        if let Some(installer) = &k.installer_user_id {
+            let text = if limited {
+                format!(":information_source: <@{by}> installed the app again for HubSpot portal {portal}. Its tokens were refreshed; you remain its installer and its channel is unchanged.")
+            } else {
+                format!(":information_source: <@{by}> (a workspace admin) installed the app again for HubSpot portal {portal} and is now its installer.")
+            };
+            if let Err(e) = app
+                .slack
+                .post_message(&oauth.access_token, installer, None, &text, None)
+                .await
+            {
+                tracing::warn!(portal = %portal, error = %e, "could not tell the installer of the reinstall");
+            }
+        }
     }
     tracing::info!(portal = %portal, team = %team, channel = install.channel_id.as_deref().unwrap_or(""), pending_channel = install.pending_channel_id.as_deref().unwrap_or(""), installer = install.installer_user_id.as_deref().unwrap_or(""), "installed");
     if let Some(user) = &install.installer_user_id {
@@ -773,6 +829,36 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         }
     }
     success_page(&install, &oauth.team_name, &oauth.app_id, picked, check)
+}
+
+/// An install of a portal that is connected to another workspace: refused with a page that
+/// says how to move it, nothing of the current install changed, its installer told. The
+/// bot token this attempt just got in the new workspace is revoked, so the app is not left
+/// installed there with nothing behind it.
+async fn rebinding_refused(app: &App, current: &Install, oauth: &SlackOAuth) -> Response {
+    let portal = &current.portal_id;
+    let by = oauth.authed_user_id.as_str();
+    tracing::warn!(portal = %portal, team = %oauth.team_id, user = by, current_team = %current.team_id, "install refused: the portal is connected to another Slack workspace");
+    if let Err(e) = app.slack.auth_revoke(&oauth.access_token).await {
+        tracing::warn!(portal = %portal, team = %oauth.team_id, error = %e, "the refused attempt's bot token was not revoked");
+    }
+    if let (Some(user), Some(bot)) = (&current.installer_user_id, &current.bot_token) {
+        let text = format!(
+            ":warning: Someone tried to connect HubSpot portal {portal} to another Slack workspace ({}, by user {}). It was refused and nothing changed here. To move the portal on purpose, disconnect it first from this app's Home tab, then install it in the other workspace.",
+            esc_mrkdwn(&display_team(&oauth.team_name, &oauth.team_id)),
+            esc_mrkdwn(by)
+        );
+        if let Err(e) = app.slack.post_message(bot, user, None, &text, None).await {
+            tracing::warn!(portal = %portal, error = %e, "could not tell the installer of the refused install");
+        }
+    }
+    Page::new(StatusCode::CONFLICT, "This HubSpot portal is connected to another Slack workspace")
+        .text(&format!("HubSpot portal {} already sends its chats to another Slack workspace, so it was not connected here, and nothing changed there. To move it: in the workspace that has it, the person who installed the app or a workspace admin disconnects it from the app's Home tab; then install it here again. They have been told of this attempt.", portal))
+        .render()
+}
+
+fn esc_mrkdwn(s: &str) -> String {
+    crate::chat::text::escape(s)
 }
 
 fn display_team(name: &str, id: &str) -> String {

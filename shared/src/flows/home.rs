@@ -12,28 +12,12 @@ use crate::chat::blocks::home::{
     mrkdwn, utc, view, Routing, ACTION_CHANNEL, ACTION_DISCONNECT, ACTION_NOTIFICATIONS,
     ACTION_ROUTE_PREFIX,
 };
-use crate::chat::slack::SlackError;
 use crate::domain::{Install, InstallSource, InstallStatus};
 use crate::queue::JobError;
-use crate::services::install::{check_channel, ChannelCheck};
+use crate::services::install::{can_manage, check_channel, ChannelCheck};
 use crate::support::secret::Secret;
 
 pub const REFUSED: &str = "Only the person who installed the app or a workspace admin can change these settings. Nothing changed.";
-
-/// Whether `user` may change the install's settings: its installer, or a workspace admin
-/// or owner (`users.info` `is_admin`/`is_owner`).
-pub async fn can_manage(
-    app: &App,
-    install: &Install,
-    bot: &Secret,
-    user: &str,
-) -> Result<bool, SlackError> {
-    if install.installer_user_id.as_deref() == Some(user) {
-        return Ok(true);
-    }
-    let u = app.slack.user_info(bot, user).await?;
-    Ok(!u.deleted && !u.is_bot && (u.is_admin || u.is_owner))
-}
 
 fn install_url(app: &App) -> String {
     format!("{}/slack/install", app.settings.public_base_url)

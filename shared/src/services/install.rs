@@ -163,3 +163,18 @@ pub async fn channel_lost(app: &App, team: &str, channel: &str) -> Result<(), Jo
     }
     Ok(())
 }
+
+/// Whether `user` may change the install's settings: its installer, or a workspace admin
+/// or owner (`users.info` `is_admin`/`is_owner`).
+pub async fn can_manage(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    user: &str,
+) -> Result<bool, SlackError> {
+    if install.installer_user_id.as_deref() == Some(user) {
+        return Ok(true);
+    }
+    let u = app.slack.user_info(bot, user).await?;
+    Ok(!u.deleted && !u.is_bot && (u.is_admin || u.is_owner))
+}
