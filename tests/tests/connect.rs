@@ -1841,7 +1841,10 @@ async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_ch
     let state = through_hubspot(&e).await;
     let p = get(
         &e,
-        &format!("/slack/oauth/callback?code=sl-code-member&state={}", enc(&state)),
+        &format!(
+            "/slack/oauth/callback?code=sl-code-member&state={}",
+            enc(&state)
+        ),
     )
     .await;
     e.drain().await;
@@ -1850,7 +1853,11 @@ async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_ch
     assert_eq!(after.installer_user_id.as_deref(), Some(INSTALLER));
     assert_eq!(after.channel_id.as_deref(), Some(PUBLIC_CH));
     assert_eq!(
-        after.bot_token.as_ref().map(|t| t.expose().to_string()).as_deref(),
+        after
+            .bot_token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .as_deref(),
         Some("xoxb-refreshed-bot-token")
     );
     // The installer is told who reinstalled it.
@@ -1861,15 +1868,24 @@ async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_ch
         .filter(|p| p["channel"] == INSTALLER)
         .collect();
     assert_eq!(dms.len(), 1, "{dms:?}");
-    assert!(dms[0]["text"].as_str().unwrap().contains(&format!("<@{MEMBER}>")));
-    assert!(dms[0]["text"].as_str().unwrap().contains("channel is unchanged"));
+    assert!(dms[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<@{MEMBER}>")));
+    assert!(dms[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("channel is unchanged"));
 
     // A workspace admin's reinstall may change both.
     answer(ADMIN, "sl-code-admin").mount(&e.slack).await;
     let state = through_hubspot(&e).await;
     let p = get(
         &e,
-        &format!("/slack/oauth/callback?code=sl-code-admin&state={}", enc(&state)),
+        &format!(
+            "/slack/oauth/callback?code=sl-code-admin&state={}",
+            enc(&state)
+        ),
     )
     .await;
     e.drain().await;
@@ -1877,4 +1893,25 @@ async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_ch
     let after = install2(&e).await;
     assert_eq!(after.installer_user_id.as_deref(), Some(ADMIN));
     assert_eq!(after.channel_id.as_deref(), Some(OTHER_CH));
+}
+
+#[tokio::test]
+async fn an_error_page_never_shows_the_links_error_text() {
+    let e = env().await;
+    let p = get(
+        &e,
+        "/slack/oauth/callback?error=Your+account+is+locked.+Call+%2B1-555-0100+now&state=x",
+    )
+    .await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    assert!(
+        p.body.contains("ended the install with an error"),
+        "{}",
+        p.body
+    );
+    assert!(
+        !p.body.contains("555") && !p.body.contains("locked"),
+        "{}",
+        p.body
+    );
 }

@@ -551,9 +551,16 @@ async fn denied(
     } else {
         "HubSpot"
     };
+    // The `error` parameter is anyone's text: it is logged (cut, code characters only) and
+    // never shown, so a crafted link cannot put words on our page.
+    let code: String = error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
     tracing::info!(
         provider,
-        error,
+        error = %code,
         "install not allowed by the user or the provider"
     );
     let (title, text) = if error == "access_denied" {
@@ -564,7 +571,7 @@ async fn denied(
     } else {
         (
             "The install did not finish".to_string(),
-            format!("{who} ended the install with the error \"{error}\". Nothing was connected."),
+            format!("{who} ended the install with an error. Nothing was connected."),
         )
     };
     Page::new(StatusCode::FORBIDDEN, &title)
