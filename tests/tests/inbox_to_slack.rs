@@ -377,6 +377,35 @@ async fn revoked_tokens_deactivate_the_install() {
     assert_eq!(install.status, shared::domain::InstallStatus::Inactive);
     assert!(install.bot_token.is_none());
     assert_eq!(e.dead_letters().await.len(), 1);
+    // Its data does not outlive it: what the portal carried expires in 30 days (the
+    // install record, with no tokens, and its team pointer stay).
+    let now = e.runner.app.clock.now_secs();
+    let items = e
+        .runner
+        .app
+        .records
+        .store()
+        .query_portal_index(&format!("PORTAL#{PORTAL}"))
+        .await
+        .unwrap();
+    let carried: Vec<_> = items
+        .iter()
+        .filter(|it| {
+            let pk = shared::store::key_of(it).unwrap().0;
+            !pk.starts_with("INSTALL#") && !pk.starts_with("TEAM#")
+        })
+        .collect();
+    assert!(!carried.is_empty(), "{items:?}");
+    for it in carried {
+        let Some(shared::store::Attr::N(at)) = it.get(shared::store::TTL) else {
+            panic!("an item without ttl: {it:?}");
+        };
+        let left = at - now;
+        assert!(
+            (30 * 86_400 - 120..=30 * 86_400).contains(&left),
+            "expires in {left} s"
+        );
+    }
 }
 
 #[tokio::test]
@@ -777,4 +806,55 @@ async fn rate_limited_answers_in_the_body_are_waited_out_too() {
         .await
         .unwrap()
         .is_some());
+}
+
+#[tokio::test]
+async fn a_deactivated_installs_mappings_and_dead_letters_expire_in_30_days() {
+    let e = env().await;
+    let msgs = [message_json("m1", 1, "INCOMING", "hi")];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    // Later the workspace revokes the app's token.
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "token_revoked"})),
+        )
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    let msgs = [
+        message_json("m1", 1, "INCOMING", "hi"),
+        message_json("m2", 2, "INCOMING", "hello?"),
+    ];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&new_message("m2")).await;
+    e.drain().await;
+    let app = &e.runner.app;
+    let now = app.clock.now_secs();
+    let items = app
+        .records
+        .store()
+        .query_portal_index(&format!("PORTAL#{PORTAL}"))
+        .await
+        .unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for it in &items {
+        let pk = shared::store::key_of(it).unwrap().0;
+        if pk.starts_with("INSTALL#") || pk.starts_with("TEAM#") {
+            continue;
+        }
+        kinds.insert(pk.split('#').next().unwrap().to_string());
+        let Some(shared::store::Attr::N(at)) = it.get(shared::store::TTL) else {
+            panic!("an item without ttl: {it:?}");
+        };
+        assert!((30 * 86_400 - 120..=30 * 86_400).contains(&(at - now)));
+    }
+    // The conversation's mapping and message records, and the dead letter.
+    assert!(
+        kinds.contains("CONV") && kinds.contains("DEAD"),
+        "{kinds:?}"
+    );
 }

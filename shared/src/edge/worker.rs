@@ -422,7 +422,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                 return Ok(());
             };
             app.records
-                .deactivate_install(&install.portal_id)
+                .deactivate_install(&install.portal_id, app.clock.now_secs())
                 .await
                 .map_err(|e| JobError::retry(e.to_string()))?;
             tracing::warn!(team = %team_id, portal = %install.portal_id, reason = %reason, "install deactivated; tokens removed");

@@ -69,7 +69,11 @@ pub async fn slack_failure(app: &App, install: &Install, e: SlackError) -> JobEr
         return JobError::Fatal(format!("slack {code}: {advice}"));
     }
     if class == Class::AuthGone {
-        if let Err(se) = app.records.deactivate_install(&install.portal_id).await {
+        if let Err(se) = app
+            .records
+            .deactivate_install(&install.portal_id, app.clock.now_secs())
+            .await
+        {
             tracing::error!(portal = %install.portal_id, error = %se, "could not deactivate install");
         }
         tracing::error!(portal = %install.portal_id, team = %install.team_id, code = %code, "slack token no longer valid; install deactivated");

@@ -14,6 +14,10 @@ use crate::support::secret::Secret;
 
 type R<T> = Result<T, StoreError>;
 
+/// How long a deactivated install's data stays (README, "Data"): 30 days, within the
+/// table's point-in-time recovery window of 35.
+pub const INACTIVE_RETENTION_SECS: i64 = 30 * 86_400;
+
 /// Key builders: the whole key design in one place.
 pub mod keys {
     pub fn install(portal: &str) -> (String, String) {
@@ -411,14 +415,50 @@ impl Records {
     }
 
     /// Removes the install's tokens and marks it inactive (uninstall, token revocation).
-    pub async fn deactivate_install(&self, portal: &str) -> R<Option<Install>> {
-        self.update_install(portal, |i| {
-            i.bot_token = None;
-            i.hubspot = None;
-            i.status = InstallStatus::Inactive;
-            true
-        })
-        .await
+    /// Deactivates an install (its tokens gone) and lets what the portal carried expire
+    /// `INACTIVE_RETENTION_SECS` from `now` (the table's TTL): a deactivated install's user
+    /// links, conversation mappings, availability and dead letters do not outlive it. A reinstall before
+    /// then starts clean anyway (`delete_portal_data`).
+    pub async fn deactivate_install(&self, portal: &str, now: i64) -> R<Option<Install>> {
+        let done = self
+            .update_install(portal, |i| {
+                i.bot_token = None;
+                i.hubspot = None;
+                i.status = InstallStatus::Inactive;
+                true
+            })
+            .await?;
+        if done.is_some() {
+            self.expire_portal_data(portal, now + INACTIVE_RETENTION_SECS)
+                .await?;
+        }
+        Ok(done)
+    }
+
+    /// Marks the portal's items but its install record and team pointer to expire at `at`
+    /// (epoch seconds), each only while it still exists. Returns how many.
+    pub async fn expire_portal_data(&self, portal: &str, at: i64) -> R<usize> {
+        let items = self
+            .store
+            .query_portal_index(&keys::portal_index(portal))
+            .await?;
+        let mut n = 0;
+        for mut it in items {
+            // The install record (no tokens left) and its team pointer stay: they say the
+            // portal was connected and is no more; everything it carried expires.
+            let pk = crate::store::key_of(&it)?.0;
+            if pk.starts_with("INSTALL#") || pk.starts_with("TEAM#") {
+                continue;
+            }
+            it.insert(TTL.into(), Attr::N(at));
+            match self.store.put(it, Cond::Exists).await {
+                Ok(()) => n += 1,
+                // Deleted meanwhile: nothing left to expire.
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
     }
 
     /// Deletes every item that belongs to the portal (disconnect): install, pointers,
@@ -988,6 +1028,17 @@ impl Records {
         it.insert("job".into(), s(d.job.clone()));
         it.insert("error".into(), s(d.error.clone()));
         it.insert("at".into(), Attr::N(d.at));
+        // A deactivated install's dead letters expire with the rest of its data.
+        let inactive = matches!(
+            self.get_install(&d.portal_id).await.ok().flatten(),
+            Some(i) if i.status == InstallStatus::Inactive
+        );
+        if inactive {
+            it.insert(
+                TTL.into(),
+                Attr::N(d.at.div_euclid(1000) + INACTIVE_RETENTION_SECS),
+            );
+        }
         self.store.put(it, Cond::None).await
     }
 
