@@ -280,26 +280,7 @@ fn slack_files(ev: &Value) -> Vec<SlackFile> {
         .iter()
         .take(MAX_FILES)
         .filter(|f| f.is_object())
-        .map(|f| {
-            let usable = !matches!(
-                s(f, "mode").as_deref(),
-                Some("hidden_by_limit" | "tombstone" | "external")
-            );
-            SlackFile {
-                id: s(f, "id").unwrap_or_default(),
-                name: s(f, "name")
-                    .or_else(|| s(f, "title"))
-                    .filter(|n| !n.trim().is_empty())
-                    .unwrap_or_else(|| "file".into()),
-                mimetype: s(f, "mimetype").filter(|m| !m.is_empty()),
-                size: f.get("size").and_then(Value::as_u64),
-                url: usable
-                    .then(|| s(f, "url_private_download").or_else(|| s(f, "url_private")))
-                    .flatten()
-                    .filter(|u| !u.is_empty()),
-                check_info: s(f, "file_access").as_deref() == Some("check_file_info"),
-            }
-        })
+        .map(SlackFile::from_slack)
         .collect()
 }
 

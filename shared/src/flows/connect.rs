@@ -852,8 +852,8 @@ async fn rebinding_refused(app: &App, current: &Install, oauth: &SlackOAuth) -> 
     if let (Some(user), Some(bot)) = (&current.installer_user_id, &current.bot_token) {
         let text = format!(
             ":warning: Someone tried to connect HubSpot portal {portal} to another Slack workspace ({}, by user {}). It was refused and nothing changed here. To move the portal on purpose, disconnect it first from this app's Home tab, then install it in the other workspace.",
-            esc_mrkdwn(&display_team(&oauth.team_name, &oauth.team_id)),
-            esc_mrkdwn(by)
+            crate::chat::text::escape(&display_team(&oauth.team_name, &oauth.team_id)),
+            crate::chat::text::escape(by)
         );
         if let Err(e) = app.slack.post_message(bot, user, None, &text, None).await {
             tracing::warn!(portal = %portal, error = %e, "could not tell the installer of the refused install");
@@ -862,10 +862,6 @@ async fn rebinding_refused(app: &App, current: &Install, oauth: &SlackOAuth) -> 
     Page::new(StatusCode::CONFLICT, "This HubSpot portal is connected to another Slack workspace")
         .text(&format!("HubSpot portal {} already sends its chats to another Slack workspace, so it was not connected here, and nothing changed there. To move it: in the workspace that has it, the person who installed the app or a workspace admin disconnects it from the app's Home tab; then install it here again. They have been told of this attempt.", portal))
         .render()
-}
-
-fn esc_mrkdwn(s: &str) -> String {
-    crate::chat::text::escape(s)
 }
 
 fn display_team(name: &str, id: &str) -> String {

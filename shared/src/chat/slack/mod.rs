@@ -392,26 +392,13 @@ impl SlackApi {
         let v = self
             .call_form("files.info", token, &[("file", file)])
             .await?;
-        let f = &v["file"];
-        let text = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_string);
-        let usable = !matches!(
-            text("mode").as_deref(),
-            Some("hidden_by_limit" | "tombstone" | "external")
-        );
-        Ok(crate::domain::SlackFile {
-            id: text("id").unwrap_or_else(|| file.to_string()),
-            name: text("name")
-                .or_else(|| text("title"))
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| "file".into()),
-            mimetype: text("mimetype").filter(|m| !m.is_empty()),
-            size: f.get("size").and_then(Value::as_u64),
-            url: usable
-                .then(|| text("url_private_download").or_else(|| text("url_private")))
-                .flatten()
-                .filter(|u| !u.is_empty()),
-            check_info: false,
-        })
+        let mut f = crate::domain::SlackFile::from_slack(&v["file"]);
+        if f.id.is_empty() {
+            f.id = file.to_string();
+        }
+        // Described now: nothing more to ask of files.info.
+        f.check_info = false;
+        Ok(f)
     }
 
     pub async fn user_info(&self, token: &Secret, user: &str) -> Result<SlackUser, SlackError> {
