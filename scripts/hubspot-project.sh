@@ -38,24 +38,16 @@ rm -rf "$out"
 mkdir -p "$out"
 cp -R "$root/hubspot-app/$variant/." "$out/"
 read -r -d '' PROGRAM <<'PY' || true
-import json, sys
+import json, os, sys
+
+sys.path.insert(0, os.environ["STACK_OUTPUTS_DIR"])
+import stack_outputs
 
 src, out, variant = sys.argv[1], sys.argv[2], sys.argv[3]
-try:
-    data = json.load(sys.stdin if src == "-" else open(src))
-except ValueError as e:
-    sys.exit(f"the stack outputs are not JSON: {e}")
-if isinstance(data, dict) and "Stacks" in data:
-    if len(data["Stacks"]) != 1:
-        sys.exit("describe-stacks output must hold exactly one stack (use --stack-name)")
-    data = data["Stacks"][0].get("Outputs", [])
-outputs = {o["OutputKey"]: o["OutputValue"] for o in data if "OutputKey" in o}
+outputs = stack_outputs.load(src)
 
 def url(key):
-    v = outputs.get(key, "")
-    if not v.startswith("https://"):
-        sys.exit(f"stack output {key} is missing or not an https URL (got {v!r})")
-    return v
+    return stack_outputs.url(outputs, key)
 
 def edit(path, change):
     with open(path) as f:
@@ -73,7 +65,7 @@ if variant == "oauth":
         c["auth"]["redirectUrls"] = [url("HubSpotRedirectUrl")]
     edit(f"{out}/src/app/app-hsmeta.json", app)
 PY
-python3 -c "$PROGRAM" "$input" "$out" "$variant"
+STACK_OUTPUTS_DIR="$root/scripts" python3 -c "$PROGRAM" "$input" "$out" "$variant"
 echo "HubSpot project written to $out: upload it with 'cd $out && hs project upload'" >&2
 if [[ "$variant" == "static" ]]; then
   echo "then install it in your account: 'hs project install-app' (a static app is private)" >&2

@@ -16,24 +16,16 @@ if [[ "$input" != "-" && ! -f "$input" ]]; then
 fi
 # The program is an argument, so stdin stays free for the outputs.
 read -r -d '' PROGRAM <<'PY' || true
-import json, sys
+import json, os, sys
+
+sys.path.insert(0, os.environ["STACK_OUTPUTS_DIR"])
+import stack_outputs
 
 src, manifest_path = sys.argv[1], sys.argv[2]
-try:
-    data = json.load(sys.stdin if src == "-" else open(src))
-except ValueError as e:
-    sys.exit(f"the stack outputs are not JSON: {e}")
-if isinstance(data, dict) and "Stacks" in data:
-    if len(data["Stacks"]) != 1:
-        sys.exit("describe-stacks output must hold exactly one stack (use --stack-name)")
-    data = data["Stacks"][0].get("Outputs", [])
-outputs = {o["OutputKey"]: o["OutputValue"] for o in data if "OutputKey" in o}
+outputs = stack_outputs.load(src)
 
 def url(key):
-    v = outputs.get(key, "")
-    if not v.startswith("https://"):
-        sys.exit(f"stack output {key} is missing or not an https URL (got {v!r})")
-    return v
+    return stack_outputs.url(outputs, key)
 
 m = json.load(open(manifest_path))
 for c in m["features"]["slash_commands"]:
@@ -44,4 +36,4 @@ m["settings"]["interactivity"]["request_url"] = url("SlackInteractionsUrl")
 json.dump(m, sys.stdout, indent=2)
 sys.stdout.write("\n")
 PY
-exec python3 -c "$PROGRAM" "$input" "$root/manifest.json"
+STACK_OUTPUTS_DIR="$root/scripts" exec python3 -c "$PROGRAM" "$input" "$root/manifest.json"

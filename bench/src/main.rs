@@ -182,6 +182,7 @@ impl Aws {
                 inbox_id: None,
                 earlier: vec![],
                 move_notice_pending: false,
+                not_a_contact: None,
             })
             .await?;
         Ok(())

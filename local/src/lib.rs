@@ -38,6 +38,20 @@ impl Running {
     }
 }
 
+/// The `install-link` command: a one-time install link for the deployment's own portal
+/// (private-app mode), written to the store the settings name. With `SECRET_ARN` set (the
+/// stack's, as scripts/install-link.sh sets it) the settings are the stack's, read as its
+/// Lambdas read them; otherwise the environment's, as `serve` reads them.
+pub async fn install_link(ttl_secs: i64, default_base_url: &str) -> anyhow::Result<String> {
+    let app = if std::env::var("SECRET_ARN").is_ok_and(|v| !v.is_empty()) {
+        App::from_lambda().await?
+    } else {
+        let settings = Settings::from_env(Some(default_base_url))?;
+        App::local(settings, RetryPolicy::default()).await?.0
+    };
+    Ok(shared::flows::connect::make_install_link(&app, ttl_secs).await?)
+}
+
 /// Builds the app from `settings` and serves every route on 127.0.0.1:`port` (0: any free
 /// port), with the in-process queue running jobs.
 pub async fn start(settings: Settings, policy: RetryPolicy, port: u16) -> anyhow::Result<Running> {

@@ -7,6 +7,9 @@
 //!                                    and a fresh timestamp, send it, print status and body
 //!   local-runner apigw FILE          print that sample, signed, as an API Gateway HTTP API
 //!                                    (v2) event for `cargo lambda invoke --data-file`
+//!   local-runner install-link [SECS]  private-app mode: print a one-time install link, valid
+//!                                    SECS seconds (default 3600), written to the configured
+//!                                    store (the stack's with SECRET_ARN set)
 
 use anyhow::Context;
 use shared::config::Settings;
@@ -27,7 +30,20 @@ async fn main() -> anyhow::Result<()> {
             let file = args.get(1).context("usage: local-runner apigw FILE")?;
             local_runner::sample::print_apigw(file)
         }
-        Some(other) => anyhow::bail!("unknown command {other}: use serve, replay or apigw"),
+        Some("install-link") => {
+            let ttl = match args.get(1) {
+                Some(t) => t
+                    .parse()
+                    .with_context(|| format!("{t:?} is not a number of seconds"))?,
+                None => shared::flows::connect::INSTALL_LINK_TTL_SECS,
+            };
+            let base = format!("http://127.0.0.1:{}", port()?);
+            println!("{}", local_runner::install_link(ttl, &base).await?);
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!("unknown command {other}: use serve, replay, apigw or install-link")
+        }
     }
 }
 
@@ -68,6 +84,24 @@ async fn serve() -> anyhow::Result<()> {
         routes = %routes.join(", "),
         "local runner listening"
     );
+    // Private-app mode: the install starts only from a one-time link; make the first one.
+    if app.settings.hubspot_client_id.is_none() && app.settings.slack_client_id.is_some() {
+        if let Some(p) = &app.settings.private_app {
+            let installed = app.records.get_install(&p.portal_id).await.ok().flatten();
+            if installed.is_none_or(|i| i.status == shared::domain::InstallStatus::Inactive) {
+                match shared::flows::connect::make_install_link(
+                    app,
+                    shared::flows::connect::INSTALL_LINK_TTL_SECS,
+                )
+                .await
+                {
+                    // On the terminal, not in the logs: the link is a credential.
+                    Ok(url) => println!("Private-app mode: open this one-time link to connect Slack (valid for an hour):\n  {url}"),
+                    Err(e) => tracing::warn!(error = %e, "no install link made"),
+                }
+            }
+        }
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop();

@@ -281,6 +281,7 @@ impl App {
             install.team_id = sw.team_id.clone();
             install.channel_id = Some(sw.channel_id.clone());
             install.bot_token = Some(sw.bot_token.clone());
+            install.bot_rotation = None;
             install.hubspot = Some(HubSpotAuth::PrivateApp {
                 token: sw.hubspot_access_token.clone(),
             });
@@ -307,6 +308,7 @@ impl App {
                 pending_channel_id: None,
                 notifications_on: true,
                 bot_token: None,
+                bot_rotation: None,
                 bot_user_id: None,
                 hubspot: None,
                 status: InstallStatus::Active,

@@ -182,14 +182,18 @@ async fn slack_basics(e: &Env) {
 }
 
 fn oauth_answer(webhook_channel: &str) -> ResponseTemplate {
-    ok(json!({
+    ok(oauth_json(webhook_channel))
+}
+
+fn oauth_json(webhook_channel: &str) -> Value {
+    json!({
         "access_token": BOT2, "token_type": "bot", "scope": "commands,chat:write",
         "bot_user_id": BOT2_USER, "app_id": "A0APP00002",
         "team": {"id": TEAM2, "name": "Acme Support"}, "enterprise": null, "is_enterprise_install": false,
         "authed_user": {"id": INSTALLER, "scope": "", "token_type": "user"},
         "incoming_webhook": {"channel": "#x", "channel_id": webhook_channel,
             "configuration_url": "https://acme.slack.com/services/B1", "url": "https://hooks.slack.com/services/T/B/x"}
-    }))
+    })
 }
 
 /// A client that does not follow redirects: each step of the chain is looked at.
@@ -1008,6 +1012,246 @@ async fn the_home_tab_shows_the_connection_and_only_admins_change_it() {
     assert!(install2(&e).await.notifications_on);
 }
 
+async fn joins_of(e: &Env, channel: &str) -> usize {
+    e.slack
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.url.path() == "/conversations.join"
+                && String::from_utf8_lossy(&r.body).contains(channel)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_channel_shared_with_other_organisations_waits_for_a_workspace_admin() {
+    const SHARED_CH: &str = "C0SHARED01";
+    let e = env().await;
+    Mock::given(method("POST"))
+        .and(path("/conversations.info"))
+        .and(body_string_contains(format!("channel={SHARED_CH}")))
+        .respond_with(ok(json!({"channel": {"id": SHARED_CH, "name": "partners",
+            "is_channel": true, "is_private": false, "is_member": false, "is_archived": false,
+            "is_ext_shared": true, "is_shared": true}})))
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .respond_with(oauth_answer(SHARED_CH))
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    // Picked on Slack's consent page: not set, and the page says why.
+    let p = install(&e).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.body
+            .contains("#partners, is shared with other organisations"),
+        "{}",
+        p.body
+    );
+    assert_eq!(install2(&e).await.channel_id, None);
+    assert_eq!(joins_of(&e, SHARED_CH).await, 0);
+
+    // Picked in the Home tab: refused, with a confirmation for admins.
+    click(&e, INSTALLER, pick(SHARED_CH, "1700000410.000001")).await;
+    assert_eq!(install2(&e).await.channel_id, None);
+    let v = e.slack_calls("views.publish").await.pop().unwrap()["view"].to_string();
+    assert!(
+        v.contains("is shared with other organisations (Slack Connect)"),
+        "{v}"
+    );
+    assert!(v.contains("home_channel_shared"), "{v}");
+    // The installer is not a workspace admin: may not confirm.
+    click(
+        &e,
+        INSTALLER,
+        button("home_channel_shared", SHARED_CH, "1700000410.000002"),
+    )
+    .await;
+    assert_eq!(install2(&e).await.channel_id, None);
+    let v = e.slack_calls("views.publish").await.pop().unwrap()["view"].to_string();
+    assert!(v.contains("Only a workspace admin can confirm"), "{v}");
+    assert_eq!(joins_of(&e, SHARED_CH).await, 0);
+    // A workspace admin confirms: joined and set.
+    click(
+        &e,
+        ADMIN,
+        button("home_channel_shared", SHARED_CH, "1700000410.000003"),
+    )
+    .await;
+    assert_eq!(install2(&e).await.channel_id.as_deref(), Some(SHARED_CH));
+    assert_eq!(joins_of(&e, SHARED_CH).await, 1);
+    let v = e.slack_calls("views.publish").await.pop().unwrap()["view"].to_string();
+    assert!(
+        v.contains("which people in other organisations can read"),
+        "{v}"
+    );
+}
+
+/// oauth.v2.access for an app with token rotation on: the code exchange and each renewal.
+/// Renewal N answers access token `xoxe.xoxb-rotated-N` and refresh token `xoxe-1-refresh-N`.
+async fn rotating_tokens(e: &Env, refused: bool) {
+    let mut first = oauth_json(PUBLIC_CH);
+    first["ok"] = json!(true);
+    first["access_token"] = json!("xoxe.xoxb-rotated-0");
+    first["refresh_token"] = json!("xoxe-1-refresh-0");
+    first["expires_in"] = json!(43200);
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .and(body_string_contains("code=sl-code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first))
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(move |r: &Request| {
+            if refused {
+                return slack_error("invalid_refresh_token");
+            }
+            let form = form_map(&r.body);
+            let n: u32 = form["refresh_token"]
+                .trim_start_matches("xoxe-1-refresh-")
+                .parse()
+                .unwrap_or(99);
+            ok(
+                json!({"access_token": format!("xoxe.xoxb-rotated-{}", n + 1), "token_type": "bot",
+                "refresh_token": format!("xoxe-1-refresh-{}", n + 1), "expires_in": 43200,
+                "team": {"id": TEAM2, "name": "Acme Support"}, "bot_user_id": BOT2_USER}),
+            )
+        })
+        .with_priority(1)
+        .mount(&e.slack)
+        .await;
+}
+
+async fn refreshes(e: &Env) -> Vec<std::collections::HashMap<String, String>> {
+    e.slack
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/oauth.v2.access")
+        .map(|r| form_map(&r.body))
+        .filter(|f| f.get("grant_type").map(String::as_str) == Some("refresh_token"))
+        .collect()
+}
+
+/// Brings the stored token's expiry to `secs` from now.
+async fn expire_slack_token_in(e: &Env, secs: i64) {
+    let now = e.runner.app.clock.now_secs();
+    e.runner
+        .app
+        .records
+        .update_install(PORTAL2, |i| {
+            if let Some(r) = i.bot_rotation.as_mut() {
+                r.expires_at = now + secs;
+            }
+            true
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_rotating_slack_token_is_renewed_once_before_it_expires() {
+    let e = env().await;
+    rotating_tokens(&e, false).await;
+    install(&e).await;
+    let i = install2(&e).await;
+    let r = i.bot_rotation.clone().expect("rotation kept");
+    assert_eq!(r.refresh_token.expose(), "xoxe-1-refresh-0");
+    let now = e.runner.app.clock.now_secs();
+    assert!(
+        (r.expires_at - now - 43200).abs() < 60,
+        "{}",
+        r.expires_at - now
+    );
+    // Fresh: used as it is.
+    new_chat(&e).await;
+    assert!(refreshes(&e).await.is_empty());
+    let bearer_of = |p: &Request| bearer(p);
+    let posts: Vec<String> = e
+        .slack
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/chat.postMessage")
+        .map(bearer_of)
+        .collect();
+    assert!(
+        posts.iter().all(|b| b == "Bearer xoxe.xoxb-rotated-0"),
+        "{posts:?}"
+    );
+
+    // Two minutes left: the next deliveries renew it first, once however many there are.
+    expire_slack_token_in(&e, 120).await;
+    for n in 0..4 {
+        e.post_event(&envelope(
+            &format!("Ev0ROT000{n}"),
+            json!({"type": "app_home_opened", "user": INSTALLER, "channel": "D0DM", "tab": "home", "event_ts": format!("2.{n}")}),
+        ))
+        .await;
+    }
+    e.post_webhook(&webhook_for(PORTAL2, "conversation.newMessage"))
+        .await;
+    e.drain().await;
+    let grants = refreshes(&e).await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0]["refresh_token"], "xoxe-1-refresh-0");
+    let i = install2(&e).await;
+    assert_eq!(
+        i.bot_token.as_ref().map(|t| t.expose()),
+        Some("xoxe.xoxb-rotated-1")
+    );
+    assert_eq!(
+        i.bot_rotation.as_ref().map(|r| r.refresh_token.expose()),
+        Some("xoxe-1-refresh-1")
+    );
+    let last = e
+        .slack
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .rfind(|r| r.url.path() == "/views.publish")
+        .unwrap();
+    assert_eq!(bearer(&last), "Bearer xoxe.xoxb-rotated-1");
+    // Neither token is in the table in the clear.
+    let raw = e
+        .runner
+        .app
+        .records
+        .store()
+        .get(&format!("INSTALL#{PORTAL2}"), "INSTALL")
+        .await
+        .unwrap()
+        .unwrap();
+    let dump = format!("{raw:?}");
+    assert!(!dump.contains("xoxe"), "{dump}");
+}
+
+#[tokio::test]
+async fn a_refused_slack_refresh_token_deactivates_the_install() {
+    let e = env().await;
+    rotating_tokens(&e, true).await;
+    install(&e).await;
+    expire_slack_token_in(&e, 10).await;
+    e.post_webhook(&webhook_for(PORTAL2, "conversation.creation"))
+        .await;
+    e.drain().await;
+    assert_eq!(refreshes(&e).await.len(), 1);
+    let i = install2(&e).await;
+    assert_eq!(i.status, InstallStatus::Inactive);
+    assert!(i.bot_token.is_none() && i.bot_rotation.is_none());
+}
+
 #[tokio::test]
 async fn disconnect_revokes_deletes_and_stops_posting_and_a_reinstall_starts_clean() {
     let e = env().await;
@@ -1059,6 +1303,34 @@ async fn disconnect_revokes_deletes_and_stops_posting_and_a_reinstall_starts_cle
     assert!(last["view"]
         .to_string()
         .contains("disconnected HubSpot portal 50505050"));
+    // The installer, who did not do it, is told in Slack, with the bot's token before it
+    // was revoked.
+    let dms: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == INSTALLER)
+        .collect();
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    let text = dms[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("<@{ADMIN}> disconnected HubSpot portal 50505050")),
+        "{text}"
+    );
+    let order: Vec<String> = e
+        .slack
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .filter(|p| p == "/auth.revoke" || p == "/chat.postMessage")
+        .collect();
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("/auth.revoke"),
+        "{order:?}"
+    );
     // Everything of the portal is gone.
     assert!(app.records.get_install(PORTAL2).await.unwrap().is_none());
     assert!(app.records.install_for_team(TEAM2).await.unwrap().is_none());
@@ -1283,16 +1555,10 @@ async fn a_revoked_refresh_token_means_the_inbox_uninstalled_the_app() {
 }
 
 #[tokio::test]
-async fn a_private_app_portal_goes_straight_to_slack() {
+async fn a_private_app_portal_installs_only_from_the_operators_one_time_link() {
     let e = env_with(Opts {
         single_workspace: false,
-        extra: vec![
-            ("SLACK_CLIENT_ID", SLACK_CLIENT_ID.into()),
-            ("SLACK_CLIENT_SECRET", SLACK_CLIENT_SECRET.into()),
-            ("SLACK_OAUTH_URL", SLACK_OAUTH_URL.into()),
-            ("HUBSPOT_PORTAL_ID", PORTAL2.into()),
-            ("HUBSPOT_ACCESS_TOKEN", "pat-na1-private-app-token".into()),
-        ],
+        extra: private_app_settings(),
         ..Default::default()
     })
     .await;
@@ -1300,12 +1566,54 @@ async fn a_private_app_portal_goes_straight_to_slack() {
     assert!(p
         .body
         .contains("reaches portal 50505050 with its private app"));
-    let p = get(&e, "/hubspot/install").await;
-    assert_eq!(p.status, 302);
+    // Anyone may open the install route: without the operator's link it starts nothing and
+    // writes nothing (no state item, no cookie).
+    for q in [
+        "",
+        "?link=",
+        "?link=0123",
+        &format!("?link={}", "a".repeat(64)),
+    ] {
+        let p = get(&e, &format!("/hubspot/install{q}")).await;
+        assert_eq!(p.status, 403, "{q}: {}", p.body);
+        assert!(
+            p.body.contains("one-time link") || p.body.contains("not valid any more"),
+            "{q}: {}",
+            p.body
+        );
+        assert!(p.location.is_none());
+    }
+    assert!(
+        e.cookies.lock().unwrap().is_empty(),
+        "no cookie for a refused start"
+    );
+    assert!(e
+        .runner
+        .app
+        .records
+        .get_install(PORTAL2)
+        .await
+        .unwrap()
+        .is_none());
+
+    // The operator makes a link; its first use goes on to Slack.
+    let link = shared::flows::connect::make_install_link(&e.runner.app, 3600)
+        .await
+        .unwrap();
+    let token = link.split("link=").nth(1).unwrap().to_string();
+    assert_eq!(token.len(), 64);
+    let p = get(&e, &format!("/hubspot/install?link={token}")).await;
+    assert_eq!(p.status, 302, "{}", p.body);
     let to = p.location.unwrap();
     assert!(to.starts_with(SLACK_OAUTH_URL), "{to}");
     let state = query(&to)["state"].clone();
     assert!(state.contains(&format!(".{PORTAL2}.")));
+    // The state names the link by its digest, never the link itself.
+    assert!(!state.contains(&token));
+    // Opening the link again before the install ends is fine (a chat app's link preview
+    // fetches it too); only finishing the install spends it.
+    let p2 = get(&e, &format!("/hubspot/install?link={token}")).await;
+    assert_eq!(p2.status, 302);
     let p = get(
         &e,
         &format!("/slack/oauth/callback?code=sl-code&state={}", enc(&state)),
@@ -1329,10 +1637,62 @@ async fn a_private_app_portal_goes_straight_to_slack() {
         hubspot_thread_auth(&e).await,
         vec!["Bearer pat-na1-private-app-token".to_string()]
     );
+    // Spent: neither the link nor the second state it gave finishes another install.
+    let p = get(&e, &format!("/hubspot/install?link={token}")).await;
+    assert_eq!(p.status, 403);
+    assert!(p.body.contains("not valid any more"), "{}", p.body);
+    let state2 = query(&p2.location.unwrap())["state"].clone();
+    let p = get(
+        &e,
+        &format!("/slack/oauth/callback?code=sl-code&state={}", enc(&state2)),
+    )
+    .await;
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("already used"), "{}", p.body);
     // No HubSpot OAuth here: its callback says what is missing.
     let p = get(&e, "/hubspot/oauth/callback?code=x&state=y").await;
     assert_eq!(p.status, 503);
     assert!(p.body.contains("HUBSPOT_CLIENT_ID"));
+}
+
+fn private_app_settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("SLACK_CLIENT_ID", SLACK_CLIENT_ID.into()),
+        ("SLACK_CLIENT_SECRET", SLACK_CLIENT_SECRET.into()),
+        ("SLACK_OAUTH_URL", SLACK_OAUTH_URL.into()),
+        ("HUBSPOT_PORTAL_ID", PORTAL2.into()),
+        ("HUBSPOT_ACCESS_TOKEN", "pat-na1-private-app-token".into()),
+    ]
+}
+
+#[tokio::test]
+async fn an_operator_link_expires_and_is_refused_outside_private_app_mode() {
+    let e = env_with(Opts {
+        single_workspace: false,
+        extra: private_app_settings(),
+        ..Default::default()
+    })
+    .await;
+    // Valid for a second: past that it starts nothing.
+    let link = shared::flows::connect::make_install_link(&e.runner.app, 1)
+        .await
+        .unwrap();
+    let token = link.split("link=").nth(1).unwrap().to_string();
+    assert_eq!(
+        get(&e, &format!("/hubspot/install?link={token}"))
+            .await
+            .status,
+        302
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let p = get(&e, &format!("/hubspot/install?link={token}")).await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    // A public app has no operator links.
+    let o = env().await;
+    let err = shared::flows::connect::make_install_link(&o.runner.app, 3600)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("private-app mode"), "{err}");
 }
 
 #[tokio::test]
@@ -1597,6 +1957,42 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("SlackCommandsUrl"));
+}
+
+#[test]
+fn the_install_link_script_runs_the_command_with_the_stacks_table_secret_and_url() {
+    let root = env!("CARGO_MANIFEST_DIR").trim_end_matches("/tests");
+    let run = |args: &[&str]| {
+        std::process::Command::new("bash")
+            .arg(format!("{root}/scripts/install-link.sh"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let sample = format!("{root}/tests/fixtures/describe-stacks.json");
+    let out = run(&["--dry-run", &sample, "900"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "TABLE_NAME=hubspot-slack-Table-1ABC2DEF3GHI\n\
+         SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:hubspot-slack-AbCdEf\n\
+         PUBLIC_BASE_URL=https://abc123.execute-api.eu-west-1.amazonaws.com\n\
+         cargo run --release -q -p local-runner -- install-link 900\n"
+    );
+    // A stack without the outputs, or a bad lifetime, is refused before anything runs.
+    let dir = std::env::temp_dir().join(format!("install-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let partial = dir.join("partial.json");
+    std::fs::write(&partial, r#"[{"OutputKey":"TableName","OutputValue":"t"}]"#).unwrap();
+    let out = run(&["--dry-run", partial.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SecretArn is missing"));
+    let out = run(&["--dry-run", &sample, "soon"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[tokio::test]
@@ -1876,6 +2272,18 @@ async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_ch
         .as_str()
         .unwrap()
         .contains("channel is unchanged"));
+    // And so is the member, of what their install did not change.
+    let theirs: Vec<Value> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == MEMBER)
+        .collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert!(theirs[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<@{INSTALLER}> remains its installer")));
 
     // A workspace admin's reinstall may change both.
     answer(ADMIN, "sl-code-admin").mount(&e.slack).await;
@@ -1893,6 +2301,22 @@ async fn a_reinstall_by_a_member_refreshes_tokens_but_keeps_the_installer_and_ch
     let after = install2(&e).await;
     assert_eq!(after.installer_user_id.as_deref(), Some(ADMIN));
     assert_eq!(after.channel_id.as_deref(), Some(OTHER_CH));
+    let told: Vec<String> = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == ADMIN || p["channel"] == INSTALLER)
+        .map(|p| p["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        told.iter()
+            .any(|t| t.contains("(a workspace admin) installed the app again")),
+        "{told:?}"
+    );
+    assert!(
+        told.iter().any(|t| t.contains("are now its installer")),
+        "{told:?}"
+    );
 }
 
 #[tokio::test]

@@ -665,6 +665,70 @@ async fn the_card_shows_the_last_page_seen_as_of_the_chats_start_when_the_crm_kn
     assert!(!posts[0]["blocks"].to_string().contains("page seen"));
 }
 
+/// The contact ids asked of the CRM, in order.
+async fn contact_lookups(e: &Env) -> Vec<String> {
+    e.hubspot
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/crm/objects/2026-03/contacts/"))
+        .map(|r| r.url.path().rsplit('/').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_visitor_id_is_asked_of_the_crm_once_and_a_new_contact_id_is_looked_up() {
+    let e = env().await;
+    // 1401 is a visitor id (404 from the CRM); 7777 the contact the visitor becomes.
+    Mock::given(method("GET"))
+        .and(path("/crm/objects/2026-03/contacts/1401"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "status": "error", "message": "Object not found.", "category": "OBJECT_NOT_FOUND"
+        })))
+        .with_priority(1)
+        .mount(&e.hubspot)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/objects/2026-03/contacts/7777"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "7777", "archived": false, "properties": {"hubspot_owner_id": ""},
+            "propertiesWithHistory": {"hs_analytics_last_url": [
+                {"value": "https://shop.example.com/checkout", "timestamp": "2026-11-27T09:59:00Z", "sourceType": "ANALYTICS"}
+            ]}
+        })))
+        .with_priority(1)
+        .mount(&e.hubspot)
+        .await;
+    let mut msgs = vec![message_json("m1", 1, "INCOMING", "hi")];
+    e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    for n in 2..5 {
+        msgs.push(message_json(&format!("m{n}"), n, "INCOMING", "more"));
+        e.inbox.set(&thread_json(T, "1000", "OPEN", None), &msgs);
+        e.post_webhook(&new_message(&format!("m{n}"))).await;
+        e.drain().await;
+    }
+    assert_eq!(
+        contact_lookups(&e).await,
+        vec!["1401".to_string()],
+        "asked once"
+    );
+    assert_eq!(e.slack_calls("chat.postMessage").await.len(), 4);
+    // The visitor left an email: HubSpot made a contact and the thread names it now.
+    let mut t = thread_json(T, "1000", "OPEN", None);
+    t["associatedContactId"] = json!("7777");
+    msgs.push(message_json("m5", 5, "INCOMING", "my email is a@b.example"));
+    e.inbox.set(&t, &msgs);
+    e.post_webhook(&new_message("m5")).await;
+    e.drain().await;
+    assert_eq!(
+        contact_lookups(&e).await,
+        vec!["1401".to_string(), "7777".to_string()]
+    );
+}
+
 #[tokio::test]
 async fn a_card_slack_refuses_still_reaches_slack_as_plain_text_and_the_thread_goes_on() {
     let e = start(Opts::default()).await;

@@ -168,6 +168,48 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         .to_string();
     assert_eq!(err, "setting TOKEN_ENCRYPTION_KEY is required but not set");
 
+    // --- the operator's one-time install link, made against the stack's table and secret
+    // (what scripts/install-link.sh runs), then followed on a Lambda-built app ---
+    let private = sm
+        .create_secret()
+        .name(unique_name("private"))
+        .secret_string(
+            json!({"SLACK_SIGNING_SECRET": "s", "HUBSPOT_CLIENT_SECRET": "h",
+                "TOKEN_ENCRYPTION_KEY": TOKEN_KEY, "HUBSPOT_PORTAL_ID": "50505050",
+                "HUBSPOT_ACCESS_TOKEN": "pat-na1-lambda-private", "SLACK_CLIENT_ID": "1.2",
+                "SLACK_CLIENT_SECRET": "slack-cs"})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    std::env::set_var("SECRET_ARN", &private);
+    std::env::set_var("TABLE_NAME", unique_name("links"));
+    let link = local_runner::install_link(3600, "http://unused.test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let prefix = "https://abc.execute-api.us-east-1.amazonaws.com/hubspot/install?link=";
+    assert!(link.starts_with(prefix), "{link}");
+    let stack = shared::app::App::from_lambda()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let follow = |target: String| shared::support::http::Request {
+        method: http::Method::GET,
+        path: "/hubspot/install".into(),
+        query: target.split_once('?').map(|(_, q)| q.to_string()),
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new(),
+    };
+    let r = shared::edge::routes::handle(&stack, follow(link.clone())).await;
+    assert_eq!(r.status.as_u16(), 302, "{}", r.body);
+    let r =
+        shared::edge::routes::handle(&stack, follow(format!("x?link={}", "0".repeat(64)))).await;
+    assert_eq!(r.status.as_u16(), 403);
+    std::env::set_var("TABLE_NAME", &table);
+
     // --- jobs through the SQS FIFO queue into the worker ---
     let e = start(Opts::default()).await;
     slack_ok(&e.slack).await;

@@ -894,21 +894,26 @@ fn oauth_cases() -> Vec<Case> {
             "not valid",
         ),
         case(
-            "oauth: well-signed state that was never issued",
+            "oauth: an issued state without its browser's cookie",
             Box::new(move |ctx| {
-                cb(
-                    &shared::flows::connect::encode_state(
-                        &ctx.state_key,
-                        "hubspot",
-                        "00112233445566778899aabbccddeeff",
-                        None,
-                        far,
-                    ),
-                    &ctx.state_key,
-                )
+                let mut r = cb(&ctx.used_state, &ctx.state_key);
+                r.headers.clear();
+                r
             }),
             400,
-            "already used",
+            "another browser",
+        ),
+        case(
+            "oauth: an anonymous start of the install writes nothing",
+            Box::new(move |_| Req {
+                method: "GET",
+                target: "/hubspot/install".into(),
+                headers: vec![],
+                body: vec![],
+                chunked: false,
+            }),
+            302,
+            "",
         ),
         case(
             "oauth: well-signed state that has expired",
@@ -964,6 +969,219 @@ fn oauth_cases() -> Vec<Case> {
             "not valid",
         ),
     ]
+}
+
+/// A Slack-step callback from the browser the state was made for.
+fn slack_cb(state: &str, code: &str, key: &shared::support::secret::Secret) -> Req {
+    Req {
+        method: "GET",
+        target: format!("/slack/oauth/callback?code={code}&state={}", percent(state)),
+        headers: vec![(
+            "cookie".to_string(),
+            format!(
+                "{}={}",
+                shared::flows::connect::browser_cookie_name(state).unwrap_or_default(),
+                shared::flows::connect::browser_binding(key, state).unwrap_or_default()
+            ),
+        )],
+        body: vec![],
+        chunked: false,
+    }
+}
+
+fn state_of(location: &str) -> String {
+    location
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("state="))
+        .map(percent_decode)
+        .unwrap_or_default()
+}
+
+/// Private-app mode (the deployment's own portal by a static token): the install route
+/// without the operator's one-time link, and with links that are not (or no longer) valid,
+/// refused with nothing written; then a connected portal that an install from another
+/// workspace tries to take: refused, and nothing of the install changes.
+async fn private_app_cases(answers: &mut Vec<String>) -> Vec<String> {
+    const OWN_PORTAL: &str = "50505050";
+    let e = start(Opts {
+        dynamo: true,
+        single_workspace: false,
+        extra: vec![
+            ("SLACK_CLIENT_ID", "1111.2222".into()),
+            ("SLACK_CLIENT_SECRET", "test-slack-client-secret".into()),
+            ("HUBSPOT_PORTAL_ID", OWN_PORTAL.into()),
+            ("HUBSPOT_ACCESS_TOKEN", "pat-na1-security-private".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    slack_ok(&e.slack).await;
+    for (code, team, bot, user) in [
+        ("code-home", "T0HOME0001", "xoxb-home-bot", "U0HOMEADM1"),
+        ("code-evil", "T0EVIL0001", "xoxb-evil-bot", "U0EVILUSR1"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/oauth.v2.access"))
+            .and(wiremock::matchers::body_string_contains(format!("code={code}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ok": true, "access_token": bot, "token_type": "bot", "scope": "commands,chat:write",
+                "bot_user_id": "U0BOT00001", "app_id": "A0APP00001",
+                "team": {"id": team, "name": team}, "enterprise": null,
+                "authed_user": {"id": user, "scope": "", "token_type": "user"}
+            })))
+            .mount(&e.slack)
+            .await;
+    }
+    for m in ["/auth.revoke", "/views.publish"] {
+        Mock::given(method("POST"))
+            .and(path(m))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+            .mount(&e.slack)
+            .await;
+    }
+    let key = e.runner.app.settings.oauth_state_key.clone();
+    let ctx = Ctx {
+        webhook_url: e.runner.app.settings.webhook_url(),
+        respond_url: response_url(&e.slack, "claim"),
+        state_key: key.clone(),
+        used_state: String::new(),
+    };
+    let get = |target: String| -> Build {
+        Box::new(move |_| Req {
+            method: "GET",
+            target: target.clone(),
+            headers: vec![],
+            body: vec![],
+            chunked: false,
+        })
+    };
+    let far = now_s() + 600;
+    let cases = vec![
+        case(
+            "private app: install without a link",
+            get("/hubspot/install".into()),
+            403,
+            "one-time link",
+        ),
+        case(
+            "private app: install with a made-up link",
+            get(format!("/hubspot/install?link={}", "ab".repeat(32))),
+            403,
+            "not valid any more",
+        ),
+        case(
+            "private app: install with a malformed link",
+            get("/hubspot/install?link=%27%3B--".into()),
+            403,
+            "not valid any more",
+        ),
+        case(
+            "private app: a Slack-step state for no link",
+            Box::new(move |ctx| {
+                slack_cb(
+                    &shared::flows::connect::encode_state(
+                        &ctx.state_key,
+                        "slack",
+                        &"cd".repeat(32),
+                        Some(OWN_PORTAL),
+                        far,
+                    ),
+                    "code-home",
+                    &ctx.state_key,
+                )
+            }),
+            400,
+            "already used",
+        ),
+    ];
+    let mut failures = run(&e, &ctx, &cases, answers).await;
+
+    // The operator's link connects the home workspace.
+    let base = e.runner.url();
+    let link = shared::flows::connect::make_install_link(&e.runner.app, 600)
+        .await
+        .unwrap();
+    let target = link
+        .trim_start_matches(&e.runner.app.settings.public_base_url)
+        .to_string();
+    let (s, location) = send(&base, &get(target)(&ctx)).await;
+    let home = state_of(&location);
+    let (s2, body) = send(&base, &slack_cb(&home, "code-home", &key)).await;
+    e.drain().await;
+    answers.push(body.clone());
+    if s != 302 || s2 != 200 {
+        failures.push(format!(
+            "private app: the operator's link did not install: {s} {s2} {body:.200}"
+        ));
+        return failures;
+    }
+    // Someone with a second link (or the operator, by mistake) finishes it in another
+    // workspace: refused, with the table's install exactly as it was.
+    let link = shared::flows::connect::make_install_link(&e.runner.app, 600)
+        .await
+        .unwrap();
+    let target = link
+        .trim_start_matches(&e.runner.app.settings.public_base_url)
+        .to_string();
+    let (_, location) = send(&base, &get(target)(&ctx)).await;
+    let evil = state_of(&location);
+    let table = table_name(&e);
+    let keep = |t: &std::collections::BTreeMap<(String, String), String>| {
+        t.iter()
+            .filter(|((pk, _), _)| !pk.starts_with("STATE#"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let before = keep(&dump_table(&table).await);
+    let (s, body) = send(&base, &slack_cb(&evil, "code-evil", &key)).await;
+    e.drain().await;
+    answers.push(body.clone());
+    let after = keep(&dump_table(&table).await);
+    let mut wrong = vec![];
+    if s != 409 || !body.contains("connected to another Slack workspace") {
+        wrong.push(format!("answer {s}: {body:.200}"));
+    }
+    if before != after {
+        wrong.push("the install's items changed".to_string());
+    }
+    let revoked: Vec<String> = e
+        .slack
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/auth.revoke")
+        .map(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    if revoked != ["Bearer xoxb-evil-bot"] {
+        wrong.push(format!(
+            "revoked: {revoked:?} (only the attempt's own token may be)"
+        ));
+    }
+    let told = e
+        .slack_calls("chat.postMessage")
+        .await
+        .into_iter()
+        .filter(|p| p["channel"] == "U0HOMEADM1")
+        .count();
+    if told != 1 {
+        wrong.push(format!("the installer was told {told} times"));
+    }
+    println!(
+        "{:<64} {s} {}",
+        "private app: rebinding the connected portal to another workspace",
+        if wrong.is_empty() { "ok" } else { "FAILED" }
+    );
+    if !wrong.is_empty() {
+        failures.push(format!("private app rebinding: {}", wrong.join("; ")));
+    }
+    failures
 }
 
 /// Visitor text and names that try Slack markup; (name, visitor name, text, attachments).
@@ -1239,6 +1457,9 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         used_state: state,
     };
     failures.extend(run(&o, &octx, &oauth_cases(), &mut answers).await);
+
+    // ---- private-app mode: no anonymous entry, and no rebinding of the connected portal
+    failures.extend(private_app_cases(&mut answers).await);
 
     // ---- no secret in any log line or answer
     let path = save_logs("security");

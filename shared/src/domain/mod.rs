@@ -62,6 +62,8 @@ pub struct Install {
     pub notifications_on: bool,
     /// None once the install is deactivated (tokens removed).
     pub bot_token: Option<Secret>,
+    /// With Slack token rotation on: when `bot_token` expires and how it is renewed.
+    pub bot_rotation: Option<SlackRotation>,
     pub bot_user_id: Option<String>,
     pub hubspot: Option<HubSpotAuth>,
     pub status: InstallStatus,
@@ -74,6 +76,15 @@ pub struct Install {
     /// is saved only over the version it was made to (`Records::update_install`), so the
     /// worker's health writes and an admin's Home-tab change never undo each other.
     pub version: i64,
+}
+
+/// Slack token rotation (the app's `token_rotation_enabled`): the bot token lasts 12 hours
+/// (`expires_in`) and is renewed with the refresh token, which is replaced on each renewal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackRotation {
+    pub refresh_token: Secret,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 impl Install {
@@ -112,6 +123,10 @@ pub struct ThreadMap {
     pub earlier: Vec<(String, String)>,
     /// The last move is not announced in the earlier thread yet.
     pub move_notice_pending: bool,
+    /// The thread's `associatedContactId` when the CRM did not know it: a visitor id, which
+    /// HubSpot's definition says cannot be used to find a contact. Not asked again while
+    /// the thread carries that id; a new id (the visitor became a contact) is looked up.
+    pub not_a_contact: Option<String>,
 }
 
 impl ThreadMap {
@@ -208,6 +223,7 @@ mod tests {
                 ("C2".into(), "1700000200.000001".into()),
             ],
             move_notice_pending: false,
+            not_a_contact: None,
         };
         assert_eq!(map.channel_of("1700000100.000009"), "C1");
         assert_eq!(map.channel_of("1700000199.999999"), "C1");

@@ -9,12 +9,14 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::chat::blocks::home::{
-    mrkdwn, utc, view, Routing, ACTION_CHANNEL, ACTION_DISCONNECT, ACTION_NOTIFICATIONS,
-    ACTION_ROUTE_PREFIX,
+    confirm_shared_channel, mrkdwn, utc, view, Routing, ACTION_CHANNEL, ACTION_CHANNEL_SHARED,
+    ACTION_DISCONNECT, ACTION_NOTIFICATIONS, ACTION_ROUTE_PREFIX,
 };
 use crate::domain::{Install, InstallSource, InstallStatus};
 use crate::queue::JobError;
-use crate::services::install::{can_manage, check_channel, ChannelCheck};
+use crate::services::install::{
+    can_manage, check_channel, check_confirmed_shared_channel, is_workspace_admin, ChannelCheck,
+};
 use crate::support::secret::Secret;
 
 pub const REFUSED: &str = "Only the person who installed the app or a workspace admin can change these settings. Nothing changed.";
@@ -34,12 +36,7 @@ pub async fn publish(
     user: &str,
     notice: Option<&str>,
 ) -> Result<(), JobError> {
-    let Some(install) = app
-        .records
-        .install_for_team(team)
-        .await
-        .map_err(store_err)?
-    else {
+    let Some(install) = crate::services::slack_token::install_for_team(app, team).await? else {
         tracing::info!(team, "home tab not published: no install for this team");
         return Ok(());
     };
@@ -55,7 +52,7 @@ pub async fn publish(
             false
         }
     };
-    publish_view(app, &install, &bot, user, manage, notice).await
+    publish_view(app, &install, &bot, user, manage, notice, None).await
 }
 
 async fn publish_view(
@@ -65,6 +62,7 @@ async fn publish_view(
     user: &str,
     manage: bool,
     notice: Option<&str>,
+    confirm_shared: Option<&str>,
 ) -> Result<(), JobError> {
     let routing = if manage && install.status != InstallStatus::Inactive {
         Some(load_routing(app, install).await)
@@ -78,6 +76,10 @@ async fn publish_view(
         &install_url(app),
         routing.as_ref(),
     );
+    if let (Some(channel), Some(blocks)) = (confirm_shared, v["blocks"].as_array_mut()) {
+        // Right under the notice that explains it.
+        blocks.insert(2.min(blocks.len()), confirm_shared_channel(channel));
+    }
     if install.status != InstallStatus::Inactive {
         if let (Some(section), Some(blocks)) = (
             availability_section(app, install, user).await,
@@ -169,11 +171,8 @@ pub async fn act(
     action: &str,
     value: &str,
 ) -> Result<(), JobError> {
-    let Some(mut install) = app
-        .records
-        .install_for_team(team)
-        .await
-        .map_err(store_err)?
+    let Some(mut install) = crate::services::slack_token::install_for_team(app, team)
+        .await?
         .filter(|i| i.status != InstallStatus::Inactive)
     else {
         tracing::info!(
@@ -197,24 +196,45 @@ pub async fn act(
     let portal = install.portal_id.clone();
     if !manage {
         tracing::warn!(team, portal = %portal, user, action, "home settings change refused: not the installer or an admin");
-        return publish_view(app, &install, &bot, user, false, Some(REFUSED)).await;
+        return publish_view(app, &install, &bot, user, false, Some(REFUSED), None).await;
     }
+    let mut confirm = None;
     let notice = match action {
-        ACTION_CHANNEL if install.source == InstallSource::Settings => {
+        ACTION_CHANNEL | ACTION_CHANNEL_SHARED if install.source == InstallSource::Settings => {
             "The channel is set by this deployment's settings; nothing changed.".to_string()
         }
         ACTION_CHANNEL if value.is_empty() => "Pick a channel.".to_string(),
+        ACTION_CHANNEL_SHARED => match is_workspace_admin(app, &bot, user).await {
+            Ok(true) => match check_confirmed_shared_channel(app, &bot, value).await {
+                ChannelCheck::Ready { .. } => {
+                    let Some(i) = set_channel(app, &portal, value).await? else {
+                        return Ok(());
+                    };
+                    install = i;
+                    tracing::warn!(team, portal = %portal, user, channel = value, "channel shared with other organisations confirmed by a workspace admin");
+                    format!("Done: new live chats are posted to <#{value}>, which people in other organisations can read.")
+                }
+                ChannelCheck::NeedsInvite => format!("<#{value}> is private and the app is not in it: type `/invite` there and add the app, then pick it again. Nothing changed."),
+                other => channel_refused(team, &portal, value, other)?,
+            },
+            Ok(false) => {
+                tracing::warn!(team, portal = %portal, user, channel = value, "shared channel confirmation refused: not a workspace admin");
+                format!("Only a workspace admin can confirm <#{value}>, a channel shared with other organisations. Nothing changed.")
+            }
+            Err(e) if e.is_retryable() => return Err(JobError::retry(e.to_string())),
+            Err(e) => {
+                tracing::warn!(team, user, error = %e, "could not tell whether the user is a workspace admin; refusing");
+                "Nothing changed: Slack could not say whether you are a workspace admin.".to_string()
+            }
+        },
         ACTION_CHANNEL => match check_channel(app, &bot, value).await {
+            ChannelCheck::ExternallyShared { .. } => {
+                tracing::warn!(team, portal = %portal, user, channel = value, "picked channel is shared with other organisations; waiting for an admin's confirmation");
+                confirm = Some(value.to_string());
+                format!("<#{value}> is shared with other organisations (Slack Connect), so people outside this workspace would read every chat there. Nothing changed. Pick another channel, or a workspace admin can confirm this one below.")
+            }
             ChannelCheck::Ready { .. } => {
-                let Some(i) = change(app, &portal, |i| {
-                    i.channel_id = Some(value.to_string());
-                    i.pending_channel_id = None;
-                    if matches!(i.status, InstallStatus::NeedsAttention { .. }) {
-                        i.status = InstallStatus::Active;
-                    }
-                })
-                .await?
-                else {
+                let Some(i) = set_channel(app, &portal, value).await? else {
                     return Ok(());
                 };
                 install = i;
@@ -275,7 +295,8 @@ pub async fn act(
             return crate::services::install::disconnect(
                 app,
                 &install,
-                &format!("disconnected from the Home tab by {user}"),
+                "disconnected from the Home tab",
+                Some(user),
             )
             .await;
         }
@@ -284,7 +305,28 @@ pub async fn act(
             return Ok(());
         }
     };
-    publish_view(app, &install, &bot, user, true, Some(&notice)).await
+    publish_view(
+        app,
+        &install,
+        &bot,
+        user,
+        true,
+        Some(&notice),
+        confirm.as_deref(),
+    )
+    .await
+}
+
+/// The notification channel, set to a checked channel.
+async fn set_channel(app: &App, portal: &str, channel: &str) -> Result<Option<Install>, JobError> {
+    change(app, portal, |i| {
+        i.channel_id = Some(channel.to_string());
+        i.pending_channel_id = None;
+        if matches!(i.status, InstallStatus::NeedsAttention { .. }) {
+            i.status = InstallStatus::Active;
+        }
+    })
+    .await
 }
 
 /// Applies an admin's change to the install as stored now (not as read before the Slack
@@ -333,6 +375,9 @@ async fn route_inbox(
         ));
     }
     Ok(match check_channel(app, bot, channel).await {
+        ChannelCheck::ExternallyShared { .. } => format!(
+            "<#{channel}> is shared with other organisations (Slack Connect), so people outside this workspace would read the chats of inbox {inbox}. Nothing changed; pick a channel of this workspace only."
+        ),
         ChannelCheck::Ready { .. } => {
             app.records
                 .set_route(&crate::domain::InboxRoute {
@@ -374,6 +419,8 @@ fn channel_refused(
                 e.code().unwrap_or("error")
             ))
         }
-        ChannelCheck::Ready { .. } | ChannelCheck::NeedsInvite => Ok(String::new()),
+        ChannelCheck::Ready { .. }
+        | ChannelCheck::NeedsInvite
+        | ChannelCheck::ExternallyShared { .. } => Ok(String::new()),
     }
 }

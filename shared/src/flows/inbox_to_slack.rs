@@ -86,26 +86,41 @@ async fn person(
     }))
 }
 
+/// The card, and the thread's `associatedContactId` when it turned out not to be a CRM
+/// contact (to be remembered on the conversation, so it is not asked again).
 async fn build_card(
     app: &App,
     token: &Secret,
     portal: &str,
     thread: &Conversation,
     messages: &[Message],
-) -> Result<Card, JobError> {
+    known_not_contact: Option<&str>,
+) -> Result<(Card, Option<String>), JobError> {
     let first = messages.iter().find(|m| m.is_from_visitor());
     let assignee = match thread.assignee_user_id.as_deref() {
         Some(uid) => person(app, token, portal, uid).await?,
         None => None,
     };
-    let contact = match thread.contact_id.as_deref() {
+    // `associatedContactId` is a visitor id until the visitor becomes a contact, and the
+    // definitions give no way to tell the two apart (HubSpot-public-api-spec-collection,
+    // Conversations 2026-09, PublicThread; contracts/hubspot.md): the CRM is asked once,
+    // and an id it does not know is not asked again for this conversation.
+    let lookup = thread
+        .contact_id
+        .as_deref()
+        .filter(|c| Some(*c) != known_not_contact);
+    let (contact, not_contact) = match lookup {
         Some(c) => match app.inbox.contact(token, c, thread.created_at_ms).await {
-            Ok(contact) => contact,
+            Ok(Some(contact)) => (Some(contact), None),
+            Ok(None) => {
+                tracing::info!(portal, conversation = %thread.id, "the thread's contact id is not a CRM contact (a visitor id); not asked again");
+                (None, Some(c.to_string()))
+            }
             Err(e) if e.is_retryable() => return Err(hubspot_failure(e)),
-            // The contact may be a visitor without a CRM record: show no owner.
-            Err(_) => None,
+            // Refused (a scope missing, say): show no owner, ask again next time.
+            Err(_) => (None, None),
         },
-        None => None,
+        None => (None, None),
     };
     let contact_owner = match contact.as_ref().and_then(|c| c.owner_id.as_deref()) {
         Some(owner_id) => app
@@ -142,22 +157,25 @@ async fn build_card(
         }
         _ => None,
     };
-    Ok(Card {
-        last_reply,
-        first_response_secs,
-        portal_id: portal.to_string(),
-        thread_id: thread.id.clone(),
-        first_message: first.and_then(|m| m.text.clone()).unwrap_or_default(),
-        visitor: first.map(sender_name).unwrap_or_else(|| "Visitor".into()),
-        status: thread.status.as_str().to_string(),
-        // No API gives the page a chat started on: the contact's last page seen as of the
-        // chat's start, when the CRM knows it (contracts/hubspot-platform-2026.md).
-        page: contact.and_then(|c| c.last_page_seen),
-        assignee,
-        contact_owner,
-        inbox_url: inbox_link(app, portal, &thread.id),
-        assignee_available,
-    })
+    Ok((
+        Card {
+            last_reply,
+            first_response_secs,
+            portal_id: portal.to_string(),
+            thread_id: thread.id.clone(),
+            first_message: first.and_then(|m| m.text.clone()).unwrap_or_default(),
+            visitor: first.map(sender_name).unwrap_or_else(|| "Visitor".into()),
+            status: thread.status.as_str().to_string(),
+            // No API gives the page a chat started on: the contact's last page seen as of the
+            // chat's start, when the CRM knows it (contracts/hubspot-platform-2026.md).
+            page: contact.and_then(|c| c.last_page_seen),
+            assignee,
+            contact_owner,
+            inbox_url: inbox_link(app, portal, &thread.id),
+            assignee_available,
+        },
+        not_contact,
+    ))
 }
 
 /// Brings the conversation's Slack side up to date. Idempotent.
@@ -171,10 +189,10 @@ pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Resu
         );
         Ok(())
     };
-    let mut install = match app.records.get_install(portal).await {
+    let mut install = match crate::services::slack_token::install_for_portal(app, portal).await {
         Ok(Some(i)) => i,
         Ok(None) => return log_skip("no install for this portal"),
-        Err(e) => return Err(JobError::retry(e.to_string())),
+        Err(e) => return Err(e),
     };
     if install.status == InstallStatus::Inactive {
         return log_skip("install is inactive");
@@ -284,7 +302,16 @@ async fn sync_locked(
         .messages(&token, thread_id)
         .await
         .map_err(hubspot_failure)?;
-    let card = build_card(app, &token, portal, &thread, &messages).await?;
+    let known_not_contact = existing.as_ref().and_then(|m| m.not_a_contact.clone());
+    let (card, not_contact) = build_card(
+        app,
+        &token,
+        portal,
+        &thread,
+        &messages,
+        known_not_contact.as_deref(),
+    )
+    .await?;
     // Routing by inbox: the inbox's own channel, else the install's.
     let default_channel = channel;
     let route = match &thread.inbox_id {
@@ -336,6 +363,7 @@ async fn sync_locked(
                 inbox_id: thread.inbox_id.clone(),
                 earlier: vec![],
                 move_notice_pending: false,
+                not_a_contact: not_contact.clone(),
             };
             if !app.records.create_thread(&map).await.map_err(store_err)? {
                 // Only possible if our lease expired mid-post: keep the first thread.
@@ -369,6 +397,17 @@ async fn sync_locked(
     }
     if map.move_notice_pending {
         map = announce_move(app, install, bot, map).await?;
+    }
+    // Remembered once: the contact id that is a visitor's.
+    if let Some(v) = not_contact.filter(|v| map.not_a_contact.as_deref() != Some(v.as_str())) {
+        let next = ThreadMap {
+            not_a_contact: Some(v),
+            ..map.clone()
+        };
+        // A concurrent change wins; the id is then looked up once more, no harm.
+        if let Ok(Some(m)) = app.records.save_thread(&next).await {
+            map = m;
+        }
     }
     // The card: update when what it shows changed (status, assignee, claim).
     if map.status != card.key() {
@@ -745,7 +784,7 @@ pub async fn delete_conversation(
     privacy: bool,
 ) -> Result<(), JobError> {
     let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
-    let Some(install) = app.records.get_install(portal).await.map_err(store_err)? else {
+    let Some(install) = crate::services::slack_token::install_for_portal(app, portal).await? else {
         return Ok(());
     };
     let Some(map) = app

@@ -392,7 +392,7 @@ pub async fn reply_failed(
     user: &str,
     error: &str,
 ) {
-    let Ok(Some(install)) = app.records.install_for_team(team).await else {
+    let Ok(Some(install)) = crate::services::slack_token::install_for_team(app, team).await else {
         return;
     };
     let link = inbox_link(app, portal, thread_id);
@@ -412,7 +412,7 @@ pub async fn reply_failed(
 /// conversation's notification (or no longer is one: deleted in the inbox): not sent, and the
 /// agent is told so, privately.
 pub async fn reply_unlinked(app: &App, team: &str, channel: &str, thread_ts: &str, user: &str) {
-    let Ok(Some(install)) = app.records.install_for_team(team).await else {
+    let Ok(Some(install)) = crate::services::slack_token::install_for_team(app, team).await else {
         return;
     };
     tracing::warn!(
@@ -609,7 +609,7 @@ pub async fn edit_not_applied(
     user: &str,
     deleted: bool,
 ) {
-    let Ok(Some(install)) = app.records.install_for_team(team).await else {
+    let Ok(Some(install)) = crate::services::slack_token::install_for_team(app, team).await else {
         return;
     };
     let link = inbox_link(app, portal, thread_id);

@@ -71,12 +71,7 @@ pub async fn live_install(
     app: &App,
     team: &str,
 ) -> Result<Option<(Install, Secret, Secret)>, JobError> {
-    let Some(mut install) = app
-        .records
-        .install_for_team(team)
-        .await
-        .map_err(store_err)?
-    else {
+    let Some(mut install) = crate::services::slack_token::install_for_team(app, team).await? else {
         tracing::info!(team, "no install for this Slack team");
         return Ok(None);
     };

@@ -19,12 +19,32 @@ pub enum ChannelCheck {
     /// Slack's own picker, so the channel exists). The admin must invite the app.
     NeedsInvite,
     Archived,
+    /// Shared with other organisations (Slack Connect): everyone there would read every
+    /// chat, so it is used only once a workspace admin confirms it.
+    ExternallyShared {
+        name: String,
+    },
     Failed(SlackError),
 }
 
-/// Checks a picked channel: exists, not archived, the app a member (joining a public
-/// channel itself; `conversations.join` needs `channels:join`, contracts/slack.md).
+/// Checks a picked channel: exists, not archived, not shared with other organisations, the
+/// app a member (joining a public channel itself; `conversations.join` needs
+/// `channels:join`, contracts/slack.md).
 pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelCheck {
+    check(app, bot, channel, false).await
+}
+
+/// `check_channel` for a channel a workspace admin confirmed although it is shared with
+/// other organisations.
+pub async fn check_confirmed_shared_channel(
+    app: &App,
+    bot: &Secret,
+    channel: &str,
+) -> ChannelCheck {
+    check(app, bot, channel, true).await
+}
+
+async fn check(app: &App, bot: &Secret, channel: &str, shared_confirmed: bool) -> ChannelCheck {
     let info = match app.slack.conversation_info(bot, channel).await {
         Ok(i) => i,
         Err(e) if e.code() == Some("channel_not_found") => return ChannelCheck::NeedsInvite,
@@ -32,6 +52,9 @@ pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelChe
     };
     if info.is_archived {
         return ChannelCheck::Archived;
+    }
+    if info.is_ext_shared && !shared_confirmed {
+        return ChannelCheck::ExternallyShared { name: info.name };
     }
     if info.is_member {
         return ChannelCheck::Ready { name: info.name };
@@ -57,9 +80,35 @@ pub async fn check_channel(app: &App, bot: &Secret, channel: &str) -> ChannelChe
 /// item of the portal (install and its tokens, team pointer, thread and message mappings,
 /// users, availability, dead letters), so nothing more is posted and a later install
 /// starts clean. A token Slack already considers gone is fine; a transient failure is
-/// retried before anything is deleted.
-pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), JobError> {
+/// retried before anything is deleted. `by` is the Slack user who asked for it (None: the
+/// inbox side ended it); when that is not the installer, the installer is told first, while
+/// the bot token still works.
+pub async fn disconnect(
+    app: &App,
+    install: &Install,
+    why: &str,
+    by: Option<&str>,
+) -> Result<(), JobError> {
     let portal = &install.portal_id;
+    let installer = install.installer_user_id.as_deref();
+    if let (Some(by), Some(installer), Some(bot)) = (by, installer, &install.bot_token) {
+        if by != installer {
+            let text = format!(
+                ":electric_plug: <@{by}> disconnected HubSpot portal {portal} from this workspace: nothing more is posted, and the app's tokens and links were deleted. To connect it again, install from {}/slack/install.",
+                app.settings.public_base_url
+            );
+            if let Err(e) = app
+                .slack
+                .post_message(bot, installer, None, &text, None)
+                .await
+            {
+                if e.is_retryable() {
+                    return Err(JobError::retry(format!("telling the installer: {e}")));
+                }
+                tracing::warn!(portal = %portal, error = %e, "could not tell the installer of the disconnect");
+            }
+        }
+    }
     if let Some(bot) = &install.bot_token {
         match app.slack.auth_revoke(bot).await {
             Ok(()) => {
@@ -101,7 +150,7 @@ pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), J
         .delete_portal_data(portal)
         .await
         .map_err(|e| JobError::retry(e.to_string()))?;
-    tracing::warn!(portal = %portal, team = %install.team_id, why, items = n, "disconnected: tokens and mappings deleted");
+    tracing::warn!(portal = %portal, team = %install.team_id, user = by.unwrap_or(""), installer = installer.unwrap_or(""), why, items = n, "disconnected: tokens and mappings deleted");
     Ok(())
 }
 
@@ -111,12 +160,7 @@ pub async fn disconnect(app: &App, install: &Install, why: &str) -> Result<(), J
 /// loses its route (its chats go to the install's channel), and whoever set it is told.
 pub async fn channel_lost(app: &App, team: &str, channel: &str) -> Result<(), JobError> {
     let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
-    let Some(install) = app
-        .records
-        .install_for_team(team)
-        .await
-        .map_err(store_err)?
-    else {
+    let Some(install) = crate::services::slack_token::install_for_team(app, team).await? else {
         return Ok(());
     };
     let portal = install.portal_id.clone();
@@ -164,6 +208,13 @@ pub async fn channel_lost(app: &App, team: &str, channel: &str) -> Result<(), Jo
     Ok(())
 }
 
+/// Whether `user` is a workspace admin or owner (`users.info`), the only ones who may
+/// confirm a channel shared with other organisations.
+pub async fn is_workspace_admin(app: &App, bot: &Secret, user: &str) -> Result<bool, SlackError> {
+    let u = app.slack.user_info(bot, user).await?;
+    Ok(!u.deleted && !u.is_bot && (u.is_admin || u.is_owner))
+}
+
 /// Whether `user` may change the install's settings: its installer, or a workspace admin
 /// or owner (`users.info` `is_admin`/`is_owner`).
 pub async fn can_manage(
@@ -175,6 +226,5 @@ pub async fn can_manage(
     if install.installer_user_id.as_deref() == Some(user) {
         return Ok(true);
     }
-    let u = app.slack.user_info(bot, user).await?;
-    Ok(!u.deleted && !u.is_bot && (u.is_admin || u.is_owner))
+    is_workspace_admin(app, bot, user).await
 }

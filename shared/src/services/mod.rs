@@ -1,4 +1,5 @@
-//! What several flows share, below them: HubSpot tokens (refresh, retry on 401), how a Slack
+//! What several flows share, below them: HubSpot tokens (refresh, retry on 401), the Slack
+//! token under rotation, how a Slack
 //! or HubSpot failure is classified and told to the admin, delivery health, who an agent is,
 //! and the install's life cycle.
 
@@ -7,4 +8,5 @@ pub mod failures;
 pub mod health;
 pub mod install;
 pub mod links;
+pub mod slack_token;
 pub mod tokens;

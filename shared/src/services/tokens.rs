@@ -271,7 +271,7 @@ async fn refresh_locked(
 
 /// The inbox uninstalled the app: tell the installer, then disconnect.
 async fn portal_uninstalled(app: &App, portal: &str) {
-    let install = match app.records.get_install(portal).await {
+    let mut install = match app.records.get_install(portal).await {
         Ok(Some(i)) => i,
         Ok(None) => return,
         Err(e) => {
@@ -279,6 +279,10 @@ async fn portal_uninstalled(app: &App, portal: &str) {
             return;
         }
     };
+    // To tell the installer: the Slack token renewed first if it rotates and is due.
+    if let Err(e) = crate::services::slack_token::fresh(app, &mut install).await {
+        tracing::warn!(portal, error = %e, "slack token not renewed before telling the installer");
+    }
     tracing::warn!(
         portal,
         team = %install.team_id,
@@ -294,7 +298,7 @@ async fn portal_uninstalled(app: &App, portal: &str) {
         }
     }
     if let Err(e) =
-        crate::services::install::disconnect(app, &install, "hubspot app uninstalled").await
+        crate::services::install::disconnect(app, &install, "hubspot app uninstalled", None).await
     {
         tracing::error!(portal, error = %e, "disconnect after the hubspot uninstall failed");
     }

@@ -9,6 +9,9 @@ use crate::domain::{Install, InstallSource, InstallStatus};
 
 pub const ACTION_CHANNEL: &str = "home_channel";
 
+/// A workspace admin confirms a channel shared with other organisations (value: its id).
+pub const ACTION_CHANNEL_SHARED: &str = "home_channel_shared";
+
 pub const ACTION_NOTIFICATIONS: &str = "home_notifications";
 
 pub const ACTION_DISCONNECT: &str = "home_disconnect";
@@ -22,7 +25,7 @@ const MAX_ROUTED_INBOXES: usize = 40;
 pub fn is_home_action(action_id: &str) -> bool {
     matches!(
         action_id,
-        ACTION_CHANNEL | ACTION_NOTIFICATIONS | ACTION_DISCONNECT
+        ACTION_CHANNEL | ACTION_CHANNEL_SHARED | ACTION_NOTIFICATIONS | ACTION_DISCONNECT
     ) || action_id.starts_with(ACTION_ROUTE_PREFIX)
 }
 
@@ -124,6 +127,25 @@ pub fn mrkdwn(text: impl Into<String>) -> Value {
 
 pub fn plain(text: &str) -> Value {
     json!({"type": "plain_text", "text": text})
+}
+
+/// The button a workspace admin confirms a channel shared with other organisations with,
+/// behind a dialog that says what it means.
+pub fn confirm_shared_channel(channel: &str) -> Value {
+    json!({"type": "actions", "block_id": "home_shared_confirm", "elements": [{
+        "type": "button",
+        "action_id": ACTION_CHANNEL_SHARED,
+        "text": plain("Use this shared channel (admins)"),
+        "value": channel,
+        "style": "danger",
+        "confirm": {
+            "title": plain("Post chats to a shared channel?"),
+            "text": plain("People in the other organisations of this channel will read every chat posted there: visitors' messages, names and internal notes."),
+            "confirm": plain("Use it"),
+            "deny": plain("Cancel"),
+            "style": "danger"
+        }
+    }]})
 }
 
 /// The Home tab. `install` None: this workspace is not connected (any more).
@@ -262,6 +284,7 @@ mod tests {
             pending_channel_id: None,
             notifications_on: true,
             bot_token: Some(Secret::new("xoxb-1")),
+            bot_rotation: None,
             bot_user_id: Some("UBOT".into()),
             hubspot: None,
             status: InstallStatus::Active,

@@ -15,6 +15,9 @@ pub const BUTTON_TEXT: usize = 75;
 pub const BUTTON_VALUE: usize = 2000;
 /// A confirmation dialog's text.
 pub const CONFIRM_TEXT: usize = 300;
+/// A confirmation dialog's title, and its two buttons (python-slack-sdk `ConfirmObject`).
+pub const CONFIRM_TITLE: usize = 100;
+pub const CONFIRM_BUTTON: usize = 30;
 /// Blocks in a message.
 pub const MESSAGE_BLOCKS: usize = 50;
 /// Blocks in a Home tab (a view).
@@ -124,6 +127,18 @@ fn check_element(e: &Value, block: usize) -> Result<(), String> {
             return Err(format!(
                 "block {block}: a confirm dialog's text is over {CONFIRM_TEXT} chars"
             ));
+        }
+        if text_of(&confirm["title"]) > CONFIRM_TITLE {
+            return Err(format!(
+                "block {block}: a confirm dialog's title is over {CONFIRM_TITLE} chars"
+            ));
+        }
+        for b in ["confirm", "deny"] {
+            if text_of(&confirm[b]) > CONFIRM_BUTTON {
+                return Err(format!(
+                    "block {block}: a confirm dialog's {b} is over {CONFIRM_BUTTON} chars"
+                ));
+            }
         }
     }
     Ok(())

@@ -4,10 +4,10 @@
 //! limits (`limits::check`), and what is posted as text never carries a link token cut in
 //! two. A small seeded generator keeps it repeatable; `PAYLOAD_CASES` runs more cases.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::card::{Card, Person};
-use super::home::{view, Routing};
+use super::home::{confirm_shared_channel, view, Routing};
 use super::limits;
 use super::messages::thread_text;
 use crate::domain::{
@@ -169,6 +169,7 @@ fn install(g: &mut Gen) -> Install {
         pending_channel_id: None,
         notifications_on: g.below(2) == 0,
         bot_token: None,
+        bot_rotation: None,
         bot_user_id: Some("UBOT".into()),
         hubspot: None,
         status: if g.below(3) == 0 {
@@ -249,6 +250,10 @@ fn every_payload_stays_within_slacks_limits_for_any_input() {
         );
         if let Err(e) = limits::check(&v["blocks"], true) {
             panic!("case {case}: the Home tab: {e}");
+        }
+        let confirm = json!([confirm_shared_channel(&format!("C{}", g.below(u64::MAX)))]);
+        if let Err(e) = limits::check(&confirm, true) {
+            panic!("case {case}: the shared-channel confirmation: {e}");
         }
     }
 }

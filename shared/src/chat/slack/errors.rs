@@ -77,6 +77,11 @@ pub const CODES: &[(&str, Class, &str)] = &[
         "chat.postMessage, conversations.join",
     ),
     ("token_revoked", Class::AuthGone, "every method"),
+    // Token rotation: an access token past its 12 hours. The delivery is retried, and the
+    // retry renews the token first (services::slack_token).
+    ("token_expired", Class::Retry, "every method"),
+    // Token rotation: the refresh token was spent or revoked; only a reinstall helps.
+    ("invalid_refresh_token", Class::AuthGone, "oauth.v2.access"),
     ("invalid_auth", Class::AuthGone, "every method"),
     ("account_inactive", Class::AuthGone, "every method"),
     ("not_authed", Class::AuthGone, "every method"),

@@ -42,7 +42,7 @@ mod wire;
 
 pub use errors::*;
 use wire::*;
-pub use wire::{AuthTest, SlackChannel, SlackOAuth, SlackUser};
+pub use wire::{AuthTest, SlackChannel, SlackOAuth, SlackRenewed, SlackUser};
 
 #[derive(Clone)]
 pub struct SlackApi {
@@ -425,6 +425,8 @@ impl SlackApi {
             is_private: wire.is_private.unwrap_or(false),
             is_archived: wire.is_archived.unwrap_or(false),
             is_member: wire.is_member.unwrap_or(false),
+            is_ext_shared: wire.is_ext_shared.unwrap_or(false)
+                || wire.is_pending_ext_shared.unwrap_or(false),
         })
     }
 
@@ -505,7 +507,49 @@ impl SlackApi {
                 .incoming_webhook
                 .and_then(|w| w.channel_id)
                 .filter(|c| !c.is_empty()),
+            refresh_token: wire
+                .refresh_token
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+            expires_in: wire.expires_in.filter(|e| *e > 0),
         })
+    }
+
+    /// Renews a rotating bot token: `oauth.v2.access` with `grant_type=refresh_token` (client
+    /// credentials by HTTP Basic, as for the code exchange). Slack answers a new access token
+    /// and a new refresh token; the old refresh token is spent.
+    pub async fn oauth_v2_refresh(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<SlackRenewed, SlackError> {
+        let req = self
+            .http
+            .post(self.url("oauth.v2.access"))
+            .basic_auth(client_id, Some(client_secret.expose()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ]);
+        let v = self.execute("oauth.v2.access", req).await?;
+        let wire: OAuthWire = serde_json::from_value(v).map_err(|_| {
+            SlackError::Unexpected(
+                "oauth.v2.access (refresh): response does not have the expected shape".into(),
+            )
+        })?;
+        match (wire.access_token, wire.refresh_token, wire.expires_in) {
+            (Some(a), Some(r), Some(e)) if !a.is_empty() && !r.is_empty() && e > 0 => {
+                Ok(SlackRenewed {
+                    access_token: Secret::new(a),
+                    refresh_token: Secret::new(r),
+                    expires_in: e,
+                })
+            }
+            _ => Err(SlackError::Unexpected(
+                "oauth.v2.access (refresh): no access_token, refresh_token or expires_in".into(),
+            )),
+        }
     }
 
     /// POST JSON to a `response_url` (slash commands, interactions). No token: the URL is the

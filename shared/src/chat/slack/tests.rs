@@ -317,8 +317,23 @@ async fn conversation_info_parses_the_channel() {
             is_private: true,
             is_archived: false,
             is_member: true,
+            is_ext_shared: false,
         }
     );
+    // A Slack Connect channel, shared or about to be, says so.
+    for flag in ["is_ext_shared", "is_pending_ext_shared"] {
+        let server = MockServer::start().await;
+        let api = SlackApi::new(reqwest::Client::new(), &server.uri());
+        let mut channel = json!({"id": "C8", "name": "partners", "is_member": true});
+        channel[flag] = json!(true);
+        Mock::given(method("POST"))
+            .and(path("/conversations.info"))
+            .respond_with(ok(json!({ "channel": channel })))
+            .mount(&server)
+            .await;
+        let ch = api.conversation_info(&token(), "C8").await.unwrap();
+        assert!(ch.is_ext_shared, "{flag}");
+    }
 }
 
 #[tokio::test]
@@ -445,6 +460,76 @@ async fn oauth_v2_access_uses_basic_auth_and_redacts_the_token() {
         .to_str()
         .unwrap();
     assert!(auth.starts_with("Basic "));
+}
+
+#[tokio::test]
+async fn a_rotating_token_is_installed_and_renewed_through_oauth_v2_access() {
+    let (server, api) = setup().await;
+    // With token rotation on, the code exchange also answers a refresh token and a lifetime.
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .and(form_is(&[("code", "c"), ("redirect_uri", "https://r")]))
+        .respond_with(ok(json!({
+            "access_token": "xoxe.xoxb-1-first", "token_type": "bot", "scope": "commands",
+            "bot_user_id": "UB", "app_id": "A1", "team": {"id": "T1", "name": "T"},
+            "authed_user": {"id": "U1"}, "refresh_token": "xoxe-1-refresh-first",
+            "expires_in": 43200
+        })))
+        .mount(&server)
+        .await;
+    let o = api
+        .oauth_v2_access("123.456", &Secret::new("cs"), "c", "https://r")
+        .await
+        .unwrap();
+    assert_eq!(
+        o.refresh_token.as_ref().map(|t| t.expose()),
+        Some("xoxe-1-refresh-first")
+    );
+    assert_eq!(o.expires_in, Some(43200));
+    // The renewal: the refresh grant, by form, with the client credentials by Basic auth.
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .and(basic_auth("123.456", "cs"))
+        .and(form_is(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "xoxe-1-refresh-first"),
+        ]))
+        .respond_with(ok(json!({
+            "access_token": "xoxe.xoxb-1-second", "token_type": "bot", "scope": "commands",
+            "bot_user_id": "UB", "app_id": "A1", "team": {"id": "T1", "name": "T"},
+            "refresh_token": "xoxe-1-refresh-second", "expires_in": 43200
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = api
+        .oauth_v2_refresh(
+            "123.456",
+            &Secret::new("cs"),
+            &Secret::new("xoxe-1-refresh-first"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.access_token.expose(), "xoxe.xoxb-1-second");
+    assert_eq!(r.refresh_token.expose(), "xoxe-1-refresh-second");
+    assert_eq!(r.expires_in, 43200);
+    assert!(!format!("{r:?}").contains("xoxe"));
+    // A spent or revoked refresh token: the install's token is gone for good.
+    let (server, api) = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth.v2.access"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "invalid_refresh_token"})),
+        )
+        .mount(&server)
+        .await;
+    let e = api
+        .oauth_v2_refresh("1", &Secret::new("s"), &Secret::new("xoxe-1-old"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), Class::AuthGone);
+    drop(server);
 }
 
 #[tokio::test]

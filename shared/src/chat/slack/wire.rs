@@ -28,6 +28,9 @@ pub struct SlackChannel {
     pub is_private: bool,
     pub is_archived: bool,
     pub is_member: bool,
+    /// Shared with another organisation (Slack Connect), or about to be: people outside
+    /// the workspace read it.
+    pub is_ext_shared: bool,
 }
 
 /// `auth.test`.
@@ -49,6 +52,17 @@ pub struct SlackOAuth {
     pub authed_user_id: String,
     pub scope: String,
     pub incoming_webhook_channel_id: Option<String>,
+    /// With token rotation on: the refresh token and the access token's lifetime (seconds).
+    pub refresh_token: Option<Secret>,
+    pub expires_in: Option<i64>,
+}
+
+/// A renewed bot token (token rotation): `oauth.v2.access` with `grant_type=refresh_token`.
+#[derive(Debug, Clone)]
+pub struct SlackRenewed {
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    pub expires_in: i64,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +132,10 @@ pub(super) struct ChannelWire {
     pub(super) is_archived: Option<bool>,
     #[serde(default)]
     pub(super) is_member: Option<bool>,
+    #[serde(default)]
+    pub(super) is_ext_shared: Option<bool>,
+    #[serde(default)]
+    pub(super) is_pending_ext_shared: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +162,10 @@ pub(super) struct OAuthWire {
     pub(super) authed_user: Option<IdName>,
     #[serde(default)]
     pub(super) incoming_webhook: Option<WebhookWire>,
+    #[serde(default)]
+    pub(super) refresh_token: Option<String>,
+    #[serde(default)]
+    pub(super) expires_in: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -12,6 +12,8 @@ use crate::store::{
 use crate::support::crypto::TokenCipher;
 use crate::support::secret::Secret;
 
+mod ephemeral;
+
 type R<T> = Result<T, StoreError>;
 
 /// How long a deactivated install's data stays (README, "Data"): 30 days, within the
@@ -166,6 +168,13 @@ impl Records {
         if let Some(t) = &i.bot_token {
             it.insert("bot_token".into(), self.enc(t, &format!("{pk}/bot_token"))?);
         }
+        if let Some(r) = &i.bot_rotation {
+            it.insert(
+                "bot_refresh_token".into(),
+                self.enc(&r.refresh_token, &format!("{pk}/bot_refresh_token"))?,
+            );
+            it.insert("bot_expires_at".into(), Attr::N(r.expires_at));
+        }
         put_opt_s(&mut it, "bot_user_id", &i.bot_user_id);
         if let Some(auth) = &i.hubspot {
             self.put_hs_auth(&mut it, &pk, auth)?;
@@ -263,6 +272,16 @@ impl Records {
                 .and_then(Attr::as_bool)
                 .unwrap_or(true),
             bot_token: self.dec(it, "bot_token", &format!("{pk}/bot_token"))?,
+            bot_rotation: match (
+                self.dec(it, "bot_refresh_token", &format!("{pk}/bot_refresh_token"))?,
+                opt_n(it, "bot_expires_at"),
+            ) {
+                (Some(refresh_token), Some(expires_at)) => Some(SlackRotation {
+                    refresh_token,
+                    expires_at,
+                }),
+                _ => None,
+            },
             bot_user_id: opt_s(it, "bot_user_id"),
             hubspot,
             status,
@@ -414,6 +433,29 @@ impl Records {
         Ok(current)
     }
 
+    /// Replaces the install's Slack bot token after a renewal (token rotation), only if the
+    /// stored one still expires at `expected_expires_at`: a concurrent renewal that got there
+    /// first wins, and this write changes nothing (false).
+    pub async fn update_slack_token(
+        &self,
+        portal: &str,
+        access: &Secret,
+        rotation: &SlackRotation,
+        expected_expires_at: i64,
+    ) -> R<bool> {
+        let mut current = false;
+        self.update_install(portal, |i| {
+            current = i.bot_rotation.as_ref().map(|r| r.expires_at) == Some(expected_expires_at);
+            if current {
+                i.bot_token = Some(access.clone());
+                i.bot_rotation = Some(rotation.clone());
+            }
+            current
+        })
+        .await?;
+        Ok(current)
+    }
+
     /// Removes the install's tokens and marks it inactive (uninstall, token revocation).
     /// Deactivates an install (its tokens gone) and lets what the portal carried expire
     /// `INACTIVE_RETENTION_SECS` from `now` (the table's TTL): a deactivated install's user
@@ -423,6 +465,7 @@ impl Records {
         let done = self
             .update_install(portal, |i| {
                 i.bot_token = None;
+                i.bot_rotation = None;
                 i.hubspot = None;
                 i.status = InstallStatus::Inactive;
                 true
@@ -503,6 +546,7 @@ impl Records {
                 .collect();
             it.insert("earlier".into(), s(e.join(",")));
         }
+        put_opt_s(&mut it, "not_a_contact", &t.not_a_contact);
         if t.move_notice_pending {
             it.insert("move_notice_pending".into(), Attr::Bool(true));
         }
@@ -532,6 +576,7 @@ impl Records {
                 })
                 .unwrap_or_default(),
             move_notice_pending: matches!(it.get("move_notice_pending"), Some(Attr::Bool(true))),
+            not_a_contact: opt_s(it, "not_a_contact"),
         })
     }
 
@@ -904,116 +949,6 @@ impl Records {
                 })
             })
             .collect()
-    }
-
-    // ---- idempotency ----
-
-    /// True the first time `key` is seen in `scope` within `ttl_secs`; false afterwards.
-    /// One conditional write, so two concurrent deliveries cannot both see "first".
-    pub async fn first_time(&self, scope: &str, key: &str, ttl_secs: i64, now: i64) -> R<bool> {
-        let (pk, sk) = keys::idempotency(scope, key);
-        let mut it = item(pk, sk);
-        it.insert(TTL.into(), Attr::N(now + ttl_secs));
-        match self.store.put(it, Cond::NotExistsOrExpired { now }).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Forgets `key`, so a redelivery is processed again (after a failure we want retried).
-    pub async fn forget(&self, scope: &str, key: &str) -> R<()> {
-        let (pk, sk) = keys::idempotency(scope, key);
-        self.store.delete(&pk, &sk, Cond::None).await.map(|_| ())
-    }
-
-    // ---- OAuth state ----
-
-    pub async fn put_oauth_state(&self, st: &OAuthState) -> R<()> {
-        self.put_oauth_state_with_auth(st, None).await
-    }
-
-    /// Writes the state with the HubSpot credentials of an install in progress (between the
-    /// HubSpot and the Slack consent), encrypted like an install's; they leave the table
-    /// when the state is consumed or expires.
-    pub async fn put_oauth_state_with_auth(
-        &self,
-        st: &OAuthState,
-        auth: Option<&HubSpotAuth>,
-    ) -> R<()> {
-        let (pk, sk) = keys::oauth_state(&st.nonce);
-        let mut it = item(pk.clone(), sk);
-        it.insert(TTL.into(), Attr::N(st.expires_at));
-        put_opt_s(&mut it, "portal_id", &st.portal_id);
-        it.insert("provider".into(), s(st.provider.clone()));
-        if let Some(auth) = auth {
-            self.put_hs_auth(&mut it, &pk, auth)?;
-        }
-        self.store.put(it, Cond::NotExists).await
-    }
-
-    /// Consumes the state: a conditional delete, so it can be used once even under races.
-    /// None when unknown, already used, or expired.
-    pub async fn take_oauth_state(&self, nonce: &str, now: i64) -> R<Option<OAuthState>> {
-        Ok(self
-            .take_oauth_state_with_auth(nonce, now)
-            .await?
-            .map(|(st, _)| st))
-    }
-
-    /// `take_oauth_state`, with the pending HubSpot credentials stored with it.
-    pub async fn take_oauth_state_with_auth(
-        &self,
-        nonce: &str,
-        now: i64,
-    ) -> R<Option<(OAuthState, Option<HubSpotAuth>)>> {
-        let (pk, sk) = keys::oauth_state(nonce);
-        let old = match self.store.delete(&pk, &sk, Cond::Exists).await {
-            Ok(old) => old,
-            Err(StoreError::ConditionFailed) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let Some(it) = old.filter(|it| !is_expired(it, now)) else {
-            return Ok(None);
-        };
-        let auth = self.hs_auth_from(&it, &pk)?;
-        Ok(Some((
-            OAuthState {
-                nonce: nonce.to_string(),
-                portal_id: opt_s(&it, "portal_id"),
-                provider: get_s(&it, "provider")?,
-                expires_at: get_n(&it, TTL)?,
-            },
-            auth,
-        )))
-    }
-
-    // ---- leases ----
-
-    /// Takes the named lease for `ttl_secs` when nobody holds a live one.
-    pub async fn acquire_lease(&self, name: &str, owner: &str, ttl_secs: i64, now: i64) -> R<bool> {
-        let (pk, sk) = keys::lease(name);
-        let mut it = item(pk, sk);
-        it.insert("owner".into(), s(owner));
-        it.insert(TTL.into(), Attr::N(now + ttl_secs));
-        match self.store.put(it, Cond::NotExistsOrExpired { now }).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Releases the lease if `owner` still holds it.
-    pub async fn release_lease(&self, name: &str, owner: &str) -> R<()> {
-        let (pk, sk) = keys::lease(name);
-        match self
-            .store
-            .delete(&pk, &sk, Cond::Equals("owner".into(), s(owner)))
-            .await
-        {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     // ---- dead letters ----

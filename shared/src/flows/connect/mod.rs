@@ -23,11 +23,25 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
 use crate::chat::slack::SlackOAuth;
-use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus, OAuthState};
+use crate::domain::{HubSpotAuth, Install, InstallSource, InstallStatus};
 use crate::queue::Job;
 use crate::services::install::{check_channel, ChannelCheck};
 use crate::support::http::{Request, Response};
 use crate::support::secret::Secret;
+
+mod pages;
+mod state;
+
+pub use pages::page;
+use pages::Page;
+pub use state::{
+    browser_binding, browser_cookie_name, decode_state, encode_state, make_install_link,
+    InstallLinkError, StateProblem, BROWSER_COOKIE, INSTALL_LINK_TTL_SECS,
+};
+use state::{
+    claim_hubspot_state, consume_link_state, consume_state, link_slack_state, new_hubspot_state,
+    new_slack_state, redirect_bound, state_refused, LinkProblem,
+};
 
 /// The bot scopes asked for at install: those of contracts/slack.md "App manifest", plus
 /// `incoming-webhook`, which makes Slack's consent page show its channel picker (the
@@ -84,7 +98,7 @@ pub enum Step {
 pub async fn handle(app: &App, step: Step, req: &Request) -> Response {
     match step {
         Step::SlackInstall => install_page(app),
-        Step::HubSpotInstall => hubspot_install(app).await,
+        Step::HubSpotInstall => hubspot_install(app, req).await,
         Step::HubSpotCallback => hubspot_callback(app, req).await,
         Step::SlackCallback => slack_callback(app, req).await,
     }
@@ -179,248 +193,7 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
 
 // --------------------------------------------------------------------------- state ----
 
-/// Why a `state` was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateProblem {
-    /// Not ours, altered, or for another step.
-    Forged,
-    Expired,
-    /// Already used (or never issued with a valid signature, which `Forged` catches first).
-    Used,
-    /// Opened in another browser than the one that started the install (its cookie is
-    /// missing or not this link's).
-    OtherBrowser,
-}
-
-/// The cookies that bind an install's links to the browser that started it are named
-/// this, then `_` and the start of the link's nonce: installs begun side by side in one
-/// browser each keep theirs.
-pub const BROWSER_COOKIE: &str = "hs_slack_install";
-
-/// The name of the cookie for the link `state_text`.
-pub fn browser_cookie_name(state_text: &str) -> Option<String> {
-    let nonce = state_text.split('.').nth(2).filter(|n| n.len() >= 16)?;
-    nonce
-        .bytes()
-        .take(16)
-        .all(|b| b.is_ascii_hexdigit())
-        .then(|| format!("{BROWSER_COOKIE}_{}", &nonce[..16]))
-}
-
-/// The cookie's value for a state: a MAC of its nonce, so only the server can make it, and
-/// only the browser it was given to holds it (a leaked link alone finishes nothing).
-pub fn browser_binding(key: &Secret, state_text: &str) -> Option<String> {
-    let nonce = state_text.split('.').nth(2).filter(|n| !n.is_empty())?;
-    let mac = state_mac(key, &format!("browser.{nonce}"));
-    (!mac.is_empty()).then_some(mac)
-}
-
-/// The `Set-Cookie` value for the link `state_text`: 10 minutes like the link, not sent
-/// cross-site except on the top-level redirect back (`SameSite=Lax`), no script access.
-fn browser_cookie(app: &App, state_text: &str) -> Option<String> {
-    let value = browser_binding(&app.settings.oauth_state_key, state_text)?;
-    let name = browser_cookie_name(state_text)?;
-    let secure = if app.settings.public_base_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    Some(format!(
-        "{name}={value}; Max-Age={STATE_TTL_SECS}; Path=/; HttpOnly; SameSite=Lax{secure}"
-    ))
-}
-
-/// Whether the request carries the browser cookie made for `state_text` (compared in
-/// constant time).
-fn from_the_starting_browser(app: &App, req: &Request, state_text: &str) -> bool {
-    let (Some(nonce), Some(cookie)) = (
-        state_text.split('.').nth(2),
-        browser_cookie_name(state_text),
-    ) else {
-        return false;
-    };
-    let payload = format!("browser.{nonce}");
-    req.header("cookie")
-        .into_iter()
-        .flat_map(|h| h.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .any(|(name, value)| {
-            name == cookie && state_mac_matches(&app.settings.oauth_state_key, &payload, value)
-        })
-}
-
-/// A redirect that carries the link's browser cookie.
-fn redirect_bound(app: &App, url: &str, state_text: &str) -> Response {
-    let r = redirect_to(url);
-    match browser_cookie(app, state_text) {
-        Some(c) => r.with_header("set-cookie", c),
-        None => r,
-    }
-}
-
-fn state_mac(key: &Secret, payload: &str) -> String {
-    use hmac::{Hmac, KeyInit, Mac};
-    // HMAC takes keys of any length: new_from_slice cannot fail here.
-    match <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(payload.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// Whether `mac_hex` is the state's MAC, compared in constant time (`Mac::verify_slice`).
-fn state_mac_matches(key: &Secret, payload: &str, mac_hex: &str) -> bool {
-    use hmac::{Hmac, KeyInit, Mac};
-    // Only the lowercase form we issue.
-    if mac_hex.bytes().any(|b| b.is_ascii_uppercase()) {
-        return false;
-    }
-    let Ok(given) = hex::decode(mac_hex) else {
-        return false;
-    };
-    match <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(payload.as_bytes());
-            mac.verify_slice(&given).is_ok()
-        }
-        Err(_) => false,
-    }
-}
-
-/// The signed `state` text. `portal` is None before the portal is known (HubSpot step).
-pub fn encode_state(
-    key: &Secret,
-    provider: &str,
-    nonce: &str,
-    portal: Option<&str>,
-    expires_at: i64,
-) -> String {
-    let payload = format!(
-        "v1.{provider}.{nonce}.{}.{expires_at}",
-        portal.unwrap_or("-")
-    );
-    let mac = state_mac(key, &payload);
-    format!("{payload}.{mac}")
-}
-
-/// Checks the signature, the step and the expiry (no store access): (nonce, portal).
-pub fn decode_state(
-    key: &Secret,
-    text: &str,
-    provider: &str,
-    now: i64,
-) -> Result<(String, Option<String>), StateProblem> {
-    let parts: Vec<&str> = text.split('.').collect();
-    let [v, prov, nonce, portal, exp, mac] = parts.as_slice() else {
-        return Err(StateProblem::Forged);
-    };
-    let payload = format!("{v}.{prov}.{nonce}.{portal}.{exp}");
-    if !state_mac_matches(key, &payload, mac) {
-        return Err(StateProblem::Forged);
-    }
-    if *v != "v1" || *prov != provider {
-        return Err(StateProblem::Forged);
-    }
-    let expires_at: i64 = exp.parse().map_err(|_| StateProblem::Forged)?;
-    if expires_at < now {
-        return Err(StateProblem::Expired);
-    }
-    let portal = (*portal != "-").then(|| portal.to_string());
-    Ok((nonce.to_string(), portal))
-}
-
-fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    let _ = getrandom::fill(&mut b);
-    hex::encode(b)
-}
-
-/// Issues a state (and its single-use item, carrying `auth` for the Slack step).
-async fn new_state(
-    app: &App,
-    provider: &str,
-    portal: Option<&str>,
-    auth: Option<&HubSpotAuth>,
-) -> Result<String, crate::store::StoreError> {
-    let nonce = random_hex(16);
-    let expires_at = app.clock.now_secs() + STATE_TTL_SECS;
-    app.records
-        .put_oauth_state_with_auth(
-            &OAuthState {
-                nonce: nonce.clone(),
-                portal_id: portal.map(str::to_string),
-                provider: provider.to_string(),
-                expires_at,
-            },
-            auth,
-        )
-        .await?;
-    Ok(encode_state(
-        &app.settings.oauth_state_key,
-        provider,
-        &nonce,
-        portal,
-        expires_at,
-    ))
-}
-
-/// Consumes a state: (portal, pending HubSpot credentials), or the page saying why not.
-async fn consume_state(
-    app: &App,
-    req: &Request,
-    provider: &str,
-    text: &str,
-) -> Result<(Option<String>, Option<HubSpotAuth>), Response> {
-    let now = app.clock.now_secs();
-    let (nonce, portal) = decode_state(&app.settings.oauth_state_key, text, provider, now)
-        .map_err(|p| state_refused(app, provider, p))?;
-    // Before the state is spent: a link opened elsewhere must not cancel the real install.
-    if !from_the_starting_browser(app, req, text) {
-        return Err(state_refused(app, provider, StateProblem::OtherBrowser));
-    }
-    let taken = app
-        .records
-        .take_oauth_state_with_auth(&nonce, now)
-        .await
-        .map_err(|e| store_failed(app, e))?;
-    let Some((st, auth)) = taken else {
-        return Err(state_refused(app, provider, StateProblem::Used));
-    };
-    if st.provider != provider || st.portal_id != portal {
-        return Err(state_refused(app, provider, StateProblem::Forged));
-    }
-    Ok((portal, auth))
-}
-
-fn state_refused(app: &App, provider: &str, problem: StateProblem) -> Response {
-    tracing::warn!(provider, problem = ?problem, "OAuth callback refused: bad state");
-    let (title, text) = match problem {
-        StateProblem::Forged => (
-            "This install link is not valid",
-            "The link you followed was not issued by this app, or it was changed on the way. Nothing was connected.",
-        ),
-        StateProblem::Expired => (
-            "This install link has expired",
-            "Install links are valid for 10 minutes. Nothing was connected.",
-        ),
-        StateProblem::Used => (
-            "This install link was already used",
-            "Each install link works once. If the install did not finish, nothing was connected.",
-        ),
-        StateProblem::OtherBrowser => (
-            "This install link belongs to another browser",
-            "An install must be finished in the browser that started it, so that a link someone else sees cannot connect a workspace. Nothing was connected. Start again in this browser (with cookies allowed for this site).",
-        ),
-    };
-    Page::new(StatusCode::BAD_REQUEST, title)
-        .text(text)
-        .start_again(app)
-        .render()
-}
-
-fn store_failed(app: &App, e: crate::store::StoreError) -> Response {
+pub(super) fn store_failed(app: &App, e: crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "store unavailable during an install");
     Page::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -457,17 +230,14 @@ fn install_page(app: &App) -> Response {
         .render()
 }
 
-async fn hubspot_install(app: &App) -> Response {
+async fn hubspot_install(app: &App, req: &Request) -> Response {
     let c = match configured(app) {
         Ok(c) => c,
         Err(missing) => return not_configured(app, &missing),
     };
     match c.hubspot {
         HubSpotMode::PublicApp { client_id } => {
-            let state = match new_state(app, PROVIDER_HUBSPOT, None, None).await {
-                Ok(s) => s,
-                Err(e) => return store_failed(app, e),
-            };
+            let state = new_hubspot_state(app);
             let scope = HUBSPOT_SCOPES.join(" ");
             let optional_scope = HUBSPOT_OPTIONAL_SCOPES.join(" ");
             let redirect = redirect_uri(app, "/hubspot/oauth/callback");
@@ -485,24 +255,48 @@ async fn hubspot_install(app: &App) -> Response {
             tracing::info!("install started: to HubSpot's consent page");
             redirect_bound(app, &url, &state)
         }
-        HubSpotMode::PrivateApp { portal_id, token } => {
+        HubSpotMode::PrivateApp { portal_id, .. } => {
             if let Some(r) = single_workspace_conflict(app, portal_id) {
                 return r;
             }
-            let auth = HubSpotAuth::PrivateApp {
-                token: token.clone(),
+            // The deployment's own portal: only with a one-time link its operator made, so
+            // nobody else can bind that portal to a workspace of theirs.
+            let q = req.query_params();
+            let state = match link_slack_state(app, portal_id, q.get("link")).await {
+                Ok(s) => s,
+                Err(Err(e)) => return store_failed(app, e),
+                Err(Ok(problem)) => return link_refused(portal_id, problem),
             };
-            to_slack(app, &c, portal_id, &auth).await
+            to_slack(app, &c, portal_id, state)
         }
     }
 }
 
-/// Step 4: the redirect to Slack's consent page, with the HubSpot side waiting on the state.
-async fn to_slack(app: &App, c: &Configured<'_>, portal: &str, auth: &HubSpotAuth) -> Response {
-    let state = match new_state(app, PROVIDER_SLACK, Some(portal), Some(auth)).await {
-        Ok(s) => s,
-        Err(e) => return store_failed(app, e),
+/// Private-app mode without a valid operator link: nothing started, nothing written.
+fn link_refused(portal: &str, problem: LinkProblem) -> Response {
+    tracing::warn!(
+        portal,
+        link_given = matches!(problem, LinkProblem::UnknownOrUsed),
+        "install refused: no valid one-time install link"
+    );
+    let (title, first) = match problem {
+        LinkProblem::Missing => (
+            "Installing here needs a one-time link",
+            "This deployment connects its own HubSpot portal, so an install can only start from a one-time link made by its operator.",
+        ),
+        LinkProblem::UnknownOrUsed => (
+            "This install link is not valid any more",
+            "One-time install links work once and expire; this one was already used, has expired, or was not made by this deployment's operator.",
+        ),
     };
+    Page::new(StatusCode::FORBIDDEN, title)
+        .text(first)
+        .text("Nothing was connected. If you run this deployment, make a link with the local runner's install-link command (see the README, \"Private-app mode\"); otherwise ask its operator for one.")
+        .render()
+}
+
+/// Step 4: the redirect to Slack's consent page, the HubSpot side waiting behind `state`.
+fn to_slack(app: &App, c: &Configured<'_>, portal: &str, state: String) -> Response {
     let redirect = redirect_uri(app, "/slack/oauth/callback");
     let scope = SLACK_BOT_SCOPES.join(",");
     let url = with_query(
@@ -542,9 +336,16 @@ async fn denied(
     error: &str,
     state: Option<&String>,
 ) -> Response {
-    // Spend the state, so the pending HubSpot tokens (Slack step) leave the table now.
-    if let Some(state) = state {
-        let _ = consume_state(app, req, provider, state).await;
+    // Spend the Slack step's state, so the pending HubSpot tokens (or the operator's link)
+    // leave the table now. The HubSpot step's state has nothing stored to spend.
+    if let Some(state) = state.filter(|_| provider == PROVIDER_SLACK) {
+        let private =
+            configured(app).is_ok_and(|c| matches!(c.hubspot, HubSpotMode::PrivateApp { .. }));
+        if private {
+            let _ = consume_link_state(app, req, state).await;
+        } else {
+            let _ = consume_state(app, req, provider, state).await;
+        }
     }
     let who = if provider == PROVIDER_SLACK {
         "Slack"
@@ -612,7 +413,7 @@ async fn hubspot_callback(app: &App, req: &Request) -> Response {
     let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
         return bad_link(app);
     };
-    if let Err(r) = consume_state(app, req, PROVIDER_HUBSPOT, state).await {
+    if let Err(r) = claim_hubspot_state(app, req, state).await {
         return r;
     }
     let redirect = redirect_uri(app, "/hubspot/oauth/callback");
@@ -653,7 +454,10 @@ async fn hubspot_callback(app: &App, req: &Request) -> Response {
         expires_at: app.clock.now_secs() + tokens.expires_in,
     };
     tracing::info!(portal = %portal, "HubSpot allowed the app");
-    to_slack(app, &c, &portal, &auth).await
+    match new_slack_state(app, &portal, &auth).await {
+        Ok(state) => to_slack(app, &c, &portal, state),
+        Err(e) => store_failed(app, e),
+    }
 }
 
 async fn slack_callback(app: &App, req: &Request) -> Response {
@@ -668,10 +472,24 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
     let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
         return bad_link(app);
     };
-    let (portal, auth) = match consume_state(app, req, PROVIDER_SLACK, state).await {
-        Ok((Some(p), Some(a))) => (p, a),
-        Ok(_) => return state_refused(app, PROVIDER_SLACK, StateProblem::Forged),
-        Err(r) => return r,
+    let (portal, auth) = match c.hubspot {
+        // Private-app mode: the state spends the operator's link; the token is the settings'.
+        HubSpotMode::PrivateApp { token, .. } => match consume_link_state(app, req, state).await {
+            Ok(p) => (
+                p,
+                HubSpotAuth::PrivateApp {
+                    token: token.clone(),
+                },
+            ),
+            Err(r) => return r,
+        },
+        HubSpotMode::PublicApp { .. } => {
+            match consume_state(app, req, PROVIDER_SLACK, state).await {
+                Ok((Some(p), Some(a))) => (p, a),
+                Ok(_) => return state_refused(app, PROVIDER_SLACK, StateProblem::Forged),
+                Err(r) => return r,
+            }
+        }
     };
     let redirect = redirect_uri(app, "/slack/oauth/callback");
     let oauth = match app
@@ -762,6 +580,14 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         pending_channel_id: None,
         notifications_on: keep.as_ref().is_none_or(|k| k.notifications_on),
         bot_token: Some(oauth.access_token.clone()),
+        // Token rotation on: the token lasts `expires_in` and is renewed before then.
+        bot_rotation: match (&oauth.refresh_token, oauth.expires_in) {
+            (Some(refresh_token), Some(expires_in)) => Some(crate::domain::SlackRotation {
+                refresh_token: refresh_token.clone(),
+                expires_at: now + expires_in,
+            }),
+            _ => None,
+        },
         bot_user_id: Some(oauth.bot_user_id.clone()).filter(|b| !b.is_empty()),
         hubspot: Some(auth),
         status: InstallStatus::Active,
@@ -822,6 +648,19 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
             {
                 tracing::warn!(portal = %portal, error = %e, "could not tell the installer of the reinstall");
             }
+            // And the one who reinstalled: what their install did and did not change.
+            let theirs = if limited {
+                format!(":information_source: You installed the app again for HubSpot portal {portal}. Its tokens were refreshed; <@{installer}> remains its installer and the channel is unchanged (only its installer or a workspace admin changes those).")
+            } else {
+                format!(":information_source: You installed the app again for HubSpot portal {portal} and are now its installer (before: <@{installer}>, who has been told).")
+            };
+            if let Err(e) = app
+                .slack
+                .post_message(&oauth.access_token, &by, None, &theirs, None)
+                .await
+            {
+                tracing::warn!(portal = %portal, error = %e, "could not tell the reinstaller");
+            }
         }
     }
     tracing::info!(portal = %portal, team = %team, channel = install.channel_id.as_deref().unwrap_or(""), pending_channel = install.pending_channel_id.as_deref().unwrap_or(""), installer = install.installer_user_id.as_deref().unwrap_or(""), "installed");
@@ -848,6 +687,11 @@ async fn rebinding_refused(app: &App, current: &Install, oauth: &SlackOAuth) -> 
     tracing::warn!(portal = %portal, team = %oauth.team_id, user = by, current_team = %current.team_id, "install refused: the portal is connected to another Slack workspace");
     if let Err(e) = app.slack.auth_revoke(&oauth.access_token).await {
         tracing::warn!(portal = %portal, team = %oauth.team_id, error = %e, "the refused attempt's bot token was not revoked");
+    }
+    // The current install's token, renewed first if it rotates and is due.
+    let mut current = current.clone();
+    if let Err(e) = crate::services::slack_token::fresh(app, &mut current).await {
+        tracing::warn!(portal = %portal, error = %e, "current install's slack token not renewed");
     }
     if let (Some(user), Some(bot)) = (&current.installer_user_id, &current.bot_token) {
         let text = format!(
@@ -894,6 +738,12 @@ fn success_page(
         (Some(ch), Some(ChannelCheck::NeedsInvite)) => p
             .text("One more step: the channel you picked is private, and the app is not in it yet. In that channel, type /invite and add the app. Notifications start as soon as the app is in the channel.")
             .link(&open_channel(&ch), "Open the channel in Slack"),
+        (Some(_), Some(ChannelCheck::ExternallyShared { name })) => {
+            tracing::warn!(portal = %install.portal_id, channel = %name, "picked channel is shared with other organisations; not set");
+            p.text(&format!(
+                "The channel you picked, #{name}, is shared with other organisations (Slack Connect), so people outside your workspace would read every chat. It was not set. Pick another channel in the app's Home tab, or a workspace admin can confirm this one there."
+            ))
+        }
         (Some(_), Some(ChannelCheck::Archived)) => p.text(
             "The channel you picked is archived, so no channel is set yet. Pick one in the app's Home tab in Slack.",
         ),
@@ -921,93 +771,6 @@ fn success_page(
 // ---------------------------------------------------------------------- disconnect ----
 
 // --------------------------------------------------------------------------- pages ----
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn redirect_to(url: &str) -> Response {
-    Response::redirect(url)
-        .with_header("cache-control", "no-store")
-        .with_header("referrer-policy", "no-referrer")
-}
-
-/// A small accessible page: language, title, one `h1`, paragraphs, an ordered list of
-/// steps, links; no script; no caching; no referrer (callback URLs carry codes).
-struct Page {
-    status: StatusCode,
-    title: String,
-    parts: Vec<String>,
-}
-
-impl Page {
-    fn new(status: StatusCode, title: &str) -> Self {
-        Page {
-            status,
-            title: title.to_string(),
-            parts: vec![],
-        }
-    }
-    fn text(mut self, t: &str) -> Self {
-        self.parts.push(format!("<p>{}</p>", esc(t)));
-        self
-    }
-    fn steps(mut self, items: Vec<String>) -> Self {
-        let li: String = items
-            .iter()
-            .map(|i| format!("<li>{}</li>", esc(i)))
-            .collect();
-        self.parts.push(format!("<ol>{li}</ol>"));
-        self
-    }
-    fn list(mut self, items: Vec<String>) -> Self {
-        let li: String = items
-            .iter()
-            .map(|i| format!("<li>{}</li>", esc(i)))
-            .collect();
-        self.parts.push(format!("<ul>{li}</ul>"));
-        self
-    }
-    fn link(mut self, href: &str, text: &str) -> Self {
-        self.parts.push(format!(
-            "<p><a class=\"button\" href=\"{}\">{}</a></p>",
-            esc(href),
-            esc(text)
-        ));
-        self
-    }
-    fn start_again(self, app: &App) -> Self {
-        let url = format!("{}/slack/install", app.settings.public_base_url);
-        self.link(&url, "Start the install again")
-    }
-    fn render(self) -> Response {
-        Response::html(self.status, page_html(&self.title, &self.parts.concat()))
-            .with_header("cache-control", "no-store")
-            .with_header("referrer-policy", "no-referrer")
-            .with_header("x-content-type-options", "nosniff")
-            .with_header(
-                "content-security-policy",
-                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-            )
-    }
-}
-
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.5;margin:0;padding:2rem 1rem;color:#1d1c1d;background:#fff}main{max-width:38rem;margin:0 auto}a{color:#1264a3}a.button{display:inline-block;margin-top:.5rem;padding:.6rem 1.1rem;background:#1264a3;color:#fff;border-radius:4px;text-decoration:none;font-weight:600}a:focus{outline:3px solid #e8912d;outline-offset:2px}";
-
-fn page_html(title: &str, body_html: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title><style>{STYLE}</style></head>\n<body><main><h1>{t}</h1>{body_html}</main></body></html>\n",
-        t = esc(title)
-    )
-}
-
-/// A small accessible HTML page of one paragraph.
-pub fn page(title: &str, body: &str) -> String {
-    page_html(title, &format!("<p>{}</p>", esc(body)))
-}
 
 #[cfg(test)]
 mod tests {
