@@ -307,6 +307,7 @@ impl App {
                 channel_id: None,
                 pending_channel_id: None,
                 notifications_on: true,
+                reactions_on: true,
                 bot_token: None,
                 bot_rotation: None,
                 bot_user_id: None,

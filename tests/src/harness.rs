@@ -430,6 +430,41 @@ impl Inbox {
             .with_priority(3)
             .mount(hubspot)
             .await;
+        // Assignment (Conversations 2026-09): PUT `{"actorId": "A-<userId>"}`, or DELETE.
+        for verb in ["PUT", "DELETE"] {
+            let st = inbox.state.clone();
+            Mock::given(method(verb))
+                .and(path_regex(format!("^{THREADS}/[0-9]+/assignee$")))
+                .respond_with(move |r: &Request| {
+                    let id = r.url.path().split('/').nth(5).unwrap_or("").to_string();
+                    let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                    let mut s = match st.lock() {
+                        Ok(s) => s,
+                        Err(_) => return ResponseTemplate::new(500),
+                    };
+                    match s.get_mut(&id) {
+                        Some(t) if r.method.as_str() == "DELETE" => {
+                            if let Some(o) = t.0.as_object_mut() {
+                                o.remove("assignedTo");
+                            }
+                            ResponseTemplate::new(204)
+                        }
+                        Some(t) => match body["actorId"].as_str() {
+                            Some(a) if a.starts_with("A-") => {
+                                t.0["assignedTo"] = json!(a);
+                                ResponseTemplate::new(204)
+                            }
+                            _ => ResponseTemplate::new(400).set_body_json(json!({
+                                "status": "error", "message": "actorId is required", "category": "VALIDATION_ERROR"
+                            })),
+                        },
+                        None => ResponseTemplate::new(404),
+                    }
+                })
+                .with_priority(3)
+                .mount(hubspot)
+                .await;
+        }
         let st = inbox.state.clone();
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
         Mock::given(method("POST"))
@@ -469,6 +504,11 @@ impl Inbox {
             .mount(hubspot)
             .await;
         inbox
+    }
+
+    /// The thread as the inbox holds it now.
+    pub fn thread(&self, id: &str) -> Option<Value> {
+        self.state.lock().ok()?.get(id).map(|t| t.0.clone())
     }
 
     /// Sets a thread and its messages.

@@ -1858,7 +1858,9 @@ fn the_manifest_declares_what_the_bundle_uses_and_the_script_fills_its_urls() {
             "tokens_revoked",
             "member_left_channel",
             "channel_left",
-            "group_left"
+            "group_left",
+            "reaction_added",
+            "reaction_removed"
         ]
     );
     let commands: Vec<&str> = m["features"]["slash_commands"]

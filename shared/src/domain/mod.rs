@@ -60,6 +60,9 @@ pub struct Install {
     /// when the app is invited (`member_joined_channel`); until then `channel_id` is kept.
     pub pending_channel_id: Option<String>,
     pub notifications_on: bool,
+    /// Reaction shortcuts on cards (✅ closes, 👀 assigns); an admin turns them off in the
+    /// Home tab.
+    pub reactions_on: bool,
     /// None once the install is deactivated (tokens removed).
     pub bot_token: Option<Secret>,
     /// With Slack token rotation on: when `bot_token` expires and how it is renewed.

@@ -245,6 +245,14 @@ pub enum SlackEvent {
         user: Option<String>,
         channel: String,
     },
+    /// `reaction_added` / `reaction_removed` on a message.
+    Reaction {
+        user: String,
+        reaction: String,
+        channel: String,
+        ts: String,
+        added: bool,
+    },
     Other {
         kind: String,
     },
@@ -433,6 +441,24 @@ fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
             user: Some(s(ev, "user").ok_or_else(|| bad("member_left_channel without user"))?),
             channel: s(ev, "channel").ok_or_else(|| bad("member_left_channel without channel"))?,
         },
+        kind @ ("reaction_added" | "reaction_removed") => {
+            let item = ev.get("item").filter(|i| i["type"] == "message");
+            match item {
+                // A reaction on a file or a file comment: not a card.
+                None => SlackEvent::Other {
+                    kind: kind.to_string(),
+                },
+                Some(item) => SlackEvent::Reaction {
+                    user: s(ev, "user").ok_or_else(|| bad(format!("{kind} without user")))?,
+                    reaction: s(ev, "reaction")
+                        .ok_or_else(|| bad(format!("{kind} without reaction")))?,
+                    channel: s(item, "channel")
+                        .ok_or_else(|| bad(format!("{kind} without item.channel")))?,
+                    ts: s(item, "ts").ok_or_else(|| bad(format!("{kind} without item.ts")))?,
+                    added: kind == "reaction_added",
+                },
+            }
+        }
         kind @ ("channel_left" | "group_left") => SlackEvent::LeftChannel {
             user: None,
             channel: s(ev, "channel").ok_or_else(|| bad(format!("{kind} without channel")))?,
@@ -470,9 +496,12 @@ pub struct BlockAction {
     pub action_id: String,
     pub value: Option<String>,
     pub url: Option<String>,
-    /// What a select picked (`selected_conversation` / `selected_channel`).
+    /// What a select picked (`selected_conversation` / `selected_channel` /
+    /// `selected_user`).
     pub selected: Option<String>,
     pub action_ts: Option<String>,
+    /// The block the element is in (a select without a value carries its context there).
+    pub block_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -527,8 +556,11 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
                 action_id: s(a, "action_id").ok_or_else(|| bad("action without action_id"))?,
                 value: s(a, "value"),
                 url: s(a, "url"),
-                selected: s(a, "selected_conversation").or_else(|| s(a, "selected_channel")),
+                selected: s(a, "selected_conversation")
+                    .or_else(|| s(a, "selected_channel"))
+                    .or_else(|| s(a, "selected_user")),
                 action_ts: s(a, "action_ts"),
+                block_id: s(a, "block_id"),
             })
         })
         .collect::<Result<Vec<_>, ParseError>>()?;

@@ -402,9 +402,25 @@ async fn slack_interactions(app: &App, req: &Request) -> Response {
         let job = match action.action_id.as_str() {
             // A URL button: Slack opens the link; we only acknowledge.
             crate::chat::blocks::card::ACTION_REPLY_IN_INBOX => continue,
+            // The reassign select has no value: its block carries the conversation, and the
+            // value becomes that context and the picked user.
+            crate::chat::blocks::card::ACTION_REASSIGN => Job::Interaction {
+                team_id: team_id.clone(),
+                user_id: user_id.clone(),
+                action_id: action.action_id.clone(),
+                value: crate::chat::blocks::card::reassign_value(
+                    action.block_id.as_deref().unwrap_or(""),
+                    action.selected.as_deref().unwrap_or(""),
+                ),
+                channel_id: channel_id.clone().unwrap_or_default(),
+                message_ts: message_ts.clone().unwrap_or_default(),
+                response_url: response_url.clone().unwrap_or_default(),
+            },
             crate::chat::blocks::card::ACTION_CLAIM
             | crate::chat::blocks::card::ACTION_CLOSE
-            | crate::chat::blocks::card::ACTION_REOPEN => Job::Interaction {
+            | crate::chat::blocks::card::ACTION_REOPEN
+            | crate::chat::blocks::card::ACTION_ASSIGN_ME
+            | crate::chat::blocks::card::ACTION_UNASSIGN => Job::Interaction {
                 team_id: team_id.clone(),
                 user_id: user_id.clone(),
                 action_id: action.action_id.clone(),

@@ -180,6 +180,29 @@ pub async fn job_for_slack_event(
                 channel_id: channel,
             }))
         }
+        SlackEvent::Reaction {
+            user,
+            reaction,
+            channel,
+            ts,
+            added,
+        } => {
+            // Only the shortcuts' reactions, and never the app's own.
+            if !crate::chat::blocks::card::is_shortcut(&reaction) {
+                return ignore("not a shortcut reaction");
+            }
+            if bot_user == Some(user.as_str()) {
+                return ignore("the app's own reaction");
+            }
+            Ok(Some(Job::Reaction {
+                team_id: team.to_string(),
+                user_id: user,
+                channel_id: channel,
+                ts,
+                reaction,
+                added,
+            }))
+        }
         SlackEvent::Other { kind } => ignore(&format!("event type {kind} is not handled")),
     }
 }
@@ -351,6 +374,20 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                         .await?;
                 redraw(app, changed).await
             }
+            crate::chat::blocks::card::ACTION_ASSIGN_ME
+            | crate::chat::blocks::card::ACTION_REASSIGN
+            | crate::chat::blocks::card::ACTION_UNASSIGN => {
+                let changed = crate::flows::assign::from_click(
+                    app,
+                    team_id,
+                    user_id,
+                    action_id,
+                    value,
+                    response_url,
+                )
+                .await?;
+                redraw(app, changed).await
+            }
             crate::chat::blocks::card::ACTION_CLOSE | crate::chat::blocks::card::ACTION_REOPEN => {
                 let close = action_id == crate::chat::blocks::card::ACTION_CLOSE;
                 let changed = crate::flows::slack_to_inbox::set_status(
@@ -366,6 +403,20 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             }
             _ => Ok(()),
         },
+        Job::Reaction {
+            team_id,
+            user_id,
+            channel_id,
+            ts,
+            reaction,
+            added,
+        } => {
+            let changed = crate::flows::assign::from_reaction(
+                app, team_id, user_id, channel_id, ts, reaction, *added,
+            )
+            .await?;
+            redraw(app, changed).await
+        }
         Job::SlackEdit {
             portal_id,
             thread_id,
@@ -460,6 +511,7 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         | Job::SlackEdit { portal_id, .. } => portal_id.clone(),
         Job::SlashCommand { team_id, .. }
         | Job::Interaction { team_id, .. }
+        | Job::Reaction { team_id, .. }
         | Job::UnmappedReply { team_id, .. }
         | Job::PublishHome { team_id, .. }
         | Job::HomeAction { team_id, .. }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::chat::blocks::home::{
     confirm_shared_channel, mrkdwn, utc, view, Routing, ACTION_CHANNEL, ACTION_CHANNEL_SHARED,
-    ACTION_DISCONNECT, ACTION_NOTIFICATIONS, ACTION_ROUTE_PREFIX,
+    ACTION_DISCONNECT, ACTION_NOTIFICATIONS, ACTION_REACTIONS, ACTION_ROUTE_PREFIX,
 };
 use crate::domain::{Install, InstallSource, InstallStatus};
 use crate::queue::JobError;
@@ -275,6 +275,19 @@ pub async fn act(
             } else {
                 "Notifications are off: new chats are not posted until you turn them on again."
                     .to_string()
+            }
+        }
+        ACTION_REACTIONS => {
+            let on = value == "on";
+            let Some(i) = change(app, &portal, |i| i.reactions_on = on).await? else {
+                return Ok(());
+            };
+            install = i;
+            tracing::info!(team, portal = %portal, user, on, "reaction shortcuts switched");
+            if on {
+                "Reaction shortcuts are on: on a card, ✅ closes the conversation (removing it reopens) and 👀 assigns it to you.".to_string()
+            } else {
+                "Reaction shortcuts are off: reactions on cards change nothing.".to_string()
             }
         }
         ACTION_DISCONNECT if install.source == InstallSource::Settings => {

@@ -414,6 +414,23 @@ async fn sync_locked(
         map = update_card(app, install, bot, map, &card).await?;
         tracing::info!(portal, conversation = thread_id, "notification updated");
     }
+    // An assignment not seen yet: recorded, then told to the assignee, once (an agent's own
+    // Assign to me from Slack was recorded by the assign flow, so it is not told).
+    if thread.assignee_user_id != map.assignee {
+        let next = ThreadMap {
+            assignee: thread.assignee_user_id.clone(),
+            ..map.clone()
+        };
+        map = app
+            .records
+            .save_thread(&next)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| JobError::retry("conversation changed meanwhile"))?;
+        if map.assignee.is_some() {
+            crate::services::assignment::tell_assignee(app, install, bot, &map, &card).await;
+        }
+    }
     // The thread: every message not yet mirrored, oldest first.
     let done: HashSet<String> = app
         .records

@@ -1,8 +1,6 @@
 //! Slack to inbox: an agent's thread reply is sent to the conversation as that agent; Claim
 //! links a Slack user to an inbox user when the emails match.
 
-use serde_json::json;
-
 use crate::app::App;
 use crate::chat::blocks::card::parse_claim_value;
 use crate::chat::slack::FileFetchError;
@@ -12,6 +10,8 @@ use crate::domain::{InboxError, Message, OutgoingMessage, Participant, Status};
 use crate::domain::{Install, UserMap};
 use crate::queue::JobError;
 use crate::services::agents::{inbox_user_for, live_install};
+pub use crate::services::clicks::CardChanged;
+use crate::services::clicks::{answer_click, install_for_click};
 use crate::services::failures::{hubspot_failure, slack_failure};
 use crate::services::links::inbox_link;
 use crate::support::secret::Secret;
@@ -431,47 +431,6 @@ pub async fn reply_unlinked(app: &App, team: &str, channel: &str, thread_ts: &st
         ":warning: Your reply was not sent: this thread is not linked to an inbox conversation (it may have been deleted in the inbox).",
     )
     .await;
-}
-
-/// Answers a click privately through its `response_url` (nothing when there is none).
-async fn answer_click(app: &App, team: &str, response_url: &str, text: String) {
-    if response_url.is_empty() {
-        return;
-    }
-    let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
-    if let Err(e) = app.slack.respond(response_url, &body).await {
-        tracing::warn!(team, error = %e, "could not answer the click");
-    }
-}
-
-/// The live install of `team` (with its tokens) when it is the portal a button names;
-/// otherwise the clicker is told why and there is none.
-async fn install_for_click(
-    app: &App,
-    team: &str,
-    portal: &str,
-    response_url: &str,
-    not_connected: &str,
-) -> Result<Option<(Install, Secret, Secret)>, JobError> {
-    let Some(live) = live_install(app, team).await? else {
-        answer_click(app, team, response_url, not_connected.to_string()).await;
-        return Ok(None);
-    };
-    if live.0.portal_id != portal {
-        let other =
-            "That conversation belongs to a HubSpot account this workspace is not connected to.";
-        answer_click(app, team, response_url, other.to_string()).await;
-        return Ok(None);
-    }
-    Ok(Some(live))
-}
-
-/// A conversation whose card must be redrawn after an action from Slack (the edge hands it
-/// to the inbox-to-Slack sync, so this flow does not call that one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardChanged {
-    pub portal_id: String,
-    pub thread_id: String,
 }
 
 /// A Claim click: map the clicker to the inbox user named on the button, only if the

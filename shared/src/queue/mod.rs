@@ -92,6 +92,15 @@ pub enum Job {
         message_ts: String,
         response_url: String,
     },
+    /// A reaction added to or removed from a message (a card's: a shortcut).
+    Reaction {
+        team_id: String,
+        user_id: String,
+        channel_id: String,
+        ts: String,
+        reaction: String,
+        added: bool,
+    },
     /// Refresh a user's App Home tab.
     PublishHome { team_id: String, user_id: String },
     /// A settings click in the Home tab (channel, notifications on/off, disconnect);
@@ -144,6 +153,13 @@ impl Job {
                 message_ts,
                 ..
             } => format!("slack:{team_id}:{channel_id}:{message_ts}"),
+            // A card's reactions and clicks run one at a time, in order.
+            Job::Reaction {
+                team_id,
+                channel_id,
+                ts,
+                ..
+            } => format!("slack:{team_id}:{channel_id}:{ts}"),
             // Until its conversation is known, a thread's replies wait in the thread's group,
             // in order.
             Job::UnmappedReply {
@@ -179,6 +195,7 @@ impl Job {
             Job::UnmappedReply { .. } => "unmapped_reply",
             Job::SlashCommand { .. } => "slash_command",
             Job::Interaction { .. } => "interaction",
+            Job::Reaction { .. } => "reaction",
             Job::PublishHome { .. } => "publish_home",
             Job::HomeAction { .. } => "home_action",
             Job::Deactivate { .. } => "deactivate",

@@ -4,6 +4,8 @@
 //! and the install's life cycle.
 
 pub mod agents;
+pub mod assignment;
+pub mod clicks;
 pub mod failures;
 pub mod health;
 pub mod install;

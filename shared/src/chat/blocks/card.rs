@@ -14,6 +14,64 @@ pub const ACTION_CLOSE: &str = "close_conversation";
 
 pub const ACTION_REOPEN: &str = "reopen_conversation";
 
+/// Assign the conversation to the clicking agent (value: `portal|thread|expected`, the
+/// assignee the card showed, `-` for none: a click on a card that is out of date is refused).
+pub const ACTION_ASSIGN_ME: &str = "assign_me";
+
+/// Assign it to the Slack user picked in the select (its block id carries
+/// `reassign|portal|thread|expected`).
+pub const ACTION_REASSIGN: &str = "reassign";
+
+/// Unassign it (value as for Assign to me).
+pub const ACTION_UNASSIGN: &str = "unassign";
+
+/// The reactions that act on a card: close (added) / reopen (removed), and assign to me.
+pub const REACTION_CLOSE: &str = "white_check_mark";
+pub const REACTION_ASSIGN_ME: &str = "eyes";
+
+pub fn is_shortcut(reaction: &str) -> bool {
+    matches!(reaction, REACTION_CLOSE | REACTION_ASSIGN_ME)
+}
+
+/// The context of an assignment button: `portal|thread|expected`.
+pub fn assign_value(portal: &str, thread: &str, expected: Option<&str>) -> String {
+    format!("{portal}|{thread}|{}", expected.unwrap_or("-"))
+}
+
+/// The reassign select's value for the job: its block's context and the picked user, as
+/// `portal|thread|expected|user` (empty when the block is not ours).
+pub fn reassign_value(block_id: &str, picked: &str) -> String {
+    match block_id.strip_prefix("reassign|") {
+        Some(ctx) if !picked.is_empty() => format!("{ctx}|{picked}"),
+        _ => String::new(),
+    }
+}
+
+/// What an assignment click names: (portal, thread, expected assignee, picked Slack user).
+/// Ids are checked to be plain (digits, or Slack's upper-case ids), so nothing else travels.
+pub fn parse_assign_value(v: &str) -> Option<(String, String, Option<String>, Option<String>)> {
+    let parts: Vec<&str> = v.split('|').collect();
+    let plain =
+        |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let (portal, thread, expected, picked) = match parts.as_slice() {
+        [p, t, e] => (*p, *t, *e, None),
+        [p, t, e, u] => (*p, *t, *e, Some(*u)),
+        _ => return None,
+    };
+    if !plain(portal) || !plain(thread) || !(expected == "-" || plain(expected)) {
+        return None;
+    }
+    if picked.is_some_and(|u| !plain(u)) {
+        return None;
+    }
+    Some((
+        portal.to_string(),
+        thread.to_string(),
+        (expected != "-").then(|| expected.to_string()),
+        picked.map(str::to_string),
+    ))
+}
+
 /// Slack text objects hold at most 3000 characters (contracts/slack.md, Block Kit).
 pub const MAX_TEXT: usize = limits::TEXT;
 /// Names (visitors, agents, owners) are cut to this many chars wherever they are shown.
@@ -192,13 +250,42 @@ impl Card {
                 }
             }
         }
-        json!([
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape_and_truncate(&self.visitor, NAME).0)}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": quote}},
-            {"type": "section", "fields": fields},
-            {"type": "actions", "block_id": "conversation_actions", "elements": buttons},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("HubSpot conversation {} · replies in this thread go to the visitor", self.thread_id)}]},
-        ])
+        // Assigning, for linked agents (checked on click): to me, to someone picked, nobody.
+        let expected = self.assignee.as_ref().and_then(|p| p.user_id.as_deref());
+        let ctx = assign_value(&self.portal_id, &self.thread_id, expected);
+        let mut assigning = vec![];
+        if !closed {
+            assigning.push(json!({
+                "type": "button",
+                "action_id": ACTION_ASSIGN_ME,
+                "text": {"type": "plain_text", "text": "Assign to me"},
+                "value": ctx,
+            }));
+            assigning.push(json!({
+                "type": "users_select",
+                "action_id": ACTION_REASSIGN,
+                "placeholder": {"type": "plain_text", "text": if expected.is_some() { "Reassign to…" } else { "Assign to…" }},
+            }));
+            if expected.is_some() {
+                assigning.push(json!({
+                    "type": "button",
+                    "action_id": ACTION_UNASSIGN,
+                    "text": {"type": "plain_text", "text": "Unassign"},
+                    "value": ctx,
+                }));
+            }
+        }
+        let mut blocks = vec![
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(":speech_balloon: *New live chat* from *{}*", slack_text::escape_and_truncate(&self.visitor, NAME).0)}}),
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": quote}}),
+            json!({"type": "section", "fields": fields}),
+            json!({"type": "actions", "block_id": "conversation_actions", "elements": buttons}),
+        ];
+        if !assigning.is_empty() {
+            blocks.push(json!({"type": "actions", "block_id": format!("reassign|{ctx}"), "elements": assigning}));
+        }
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("HubSpot conversation {} · replies in this thread go to the visitor", self.thread_id)}]}));
+        Value::Array(blocks)
     }
 }
 

@@ -16,6 +16,9 @@ pub const ACTION_NOTIFICATIONS: &str = "home_notifications";
 
 pub const ACTION_DISCONNECT: &str = "home_disconnect";
 
+/// Reaction shortcuts on cards on or off (value `on` / `off`).
+pub const ACTION_REACTIONS: &str = "home_reactions";
+
 /// Routing by inbox: the select of inbox N has action id `home_route:N`.
 pub const ACTION_ROUTE_PREFIX: &str = "home_route:";
 
@@ -25,7 +28,11 @@ const MAX_ROUTED_INBOXES: usize = 40;
 pub fn is_home_action(action_id: &str) -> bool {
     matches!(
         action_id,
-        ACTION_CHANNEL | ACTION_CHANNEL_SHARED | ACTION_NOTIFICATIONS | ACTION_DISCONNECT
+        ACTION_CHANNEL
+            | ACTION_CHANNEL_SHARED
+            | ACTION_NOTIFICATIONS
+            | ACTION_REACTIONS
+            | ACTION_DISCONNECT
     ) || action_id.starts_with(ACTION_ROUTE_PREFIX)
 }
 
@@ -247,6 +254,12 @@ pub fn view(
     } else {
         json!({"type": "button", "action_id": ACTION_NOTIFICATIONS, "value": "on", "style": "primary", "text": plain("Turn notifications on")})
     }];
+    // ✅ closes and 👀 assigns, on cards, for linked agents.
+    buttons.push(if i.reactions_on {
+        json!({"type": "button", "action_id": ACTION_REACTIONS, "value": "off", "text": plain("Turn reaction shortcuts off")})
+    } else {
+        json!({"type": "button", "action_id": ACTION_REACTIONS, "value": "on", "text": plain("Turn reaction shortcuts on")})
+    });
     if i.source == InstallSource::OAuth {
         buttons.push(json!({
             "type": "button", "action_id": ACTION_DISCONNECT, "value": "disconnect", "style": "danger",
@@ -283,6 +296,7 @@ mod tests {
             channel_id: Some("C1".into()),
             pending_channel_id: None,
             notifications_on: true,
+            reactions_on: true,
             bot_token: Some(Secret::new("xoxb-1")),
             bot_rotation: None,
             bot_user_id: Some("UBOT".into()),

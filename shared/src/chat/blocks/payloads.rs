@@ -168,6 +168,7 @@ fn install(g: &mut Gen) -> Install {
         channel_id: Some("C1".into()),
         pending_channel_id: None,
         notifications_on: g.below(2) == 0,
+        reactions_on: true,
         bot_token: None,
         bot_rotation: None,
         bot_user_id: Some("UBOT".into()),

@@ -401,6 +401,26 @@ impl SlackApi {
         Ok(f)
     }
 
+    /// users.lookupByEmail (scope `users:read.email`): the member with that email, or None
+    /// (`users_not_found`).
+    pub async fn lookup_by_email(
+        &self,
+        token: &Secret,
+        email: &str,
+    ) -> Result<Option<SlackUser>, SlackError> {
+        match self
+            .call_form("users.lookupByEmail", token, &[("email", email)])
+            .await
+        {
+            Ok(v) => {
+                let wire: UserWire = parse_field(&v, "user", "users.lookupByEmail")?;
+                Ok(Some(wire.into_user()))
+            }
+            Err(SlackError::Api { code }) if code == "users_not_found" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn user_info(&self, token: &Secret, user: &str) -> Result<SlackUser, SlackError> {
         let v = self
             .call_form("users.info", token, &[("user", user)])

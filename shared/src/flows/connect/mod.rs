@@ -59,6 +59,8 @@ pub const SLACK_BOT_SCOPES: &[&str] = &[
     "users:read.email",
     // An agent's file shared in a thread is fetched to be sent on to the visitor.
     "files:read",
+    // Reaction shortcuts on cards (reaction_added, reaction_removed).
+    "reactions:read",
     "incoming-webhook",
 ];
 
@@ -579,6 +581,7 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         channel_id: keep.as_ref().and_then(|k| k.channel_id.clone()),
         pending_channel_id: None,
         notifications_on: keep.as_ref().is_none_or(|k| k.notifications_on),
+        reactions_on: keep.as_ref().is_none_or(|k| k.reactions_on),
         bot_token: Some(oauth.access_token.clone()),
         // Token rotation on: the token lasts `expires_in` and is renewed before then.
         bot_rotation: match (&oauth.refresh_token, oauth.expires_in) {

@@ -165,6 +165,7 @@ impl Records {
         put_opt_s(&mut it, "channel_id", &i.channel_id);
         put_opt_s(&mut it, "pending_channel_id", &i.pending_channel_id);
         it.insert("notifications_on".into(), Attr::Bool(i.notifications_on));
+        it.insert("reactions_on".into(), Attr::Bool(i.reactions_on));
         if let Some(t) = &i.bot_token {
             it.insert("bot_token".into(), self.enc(t, &format!("{pk}/bot_token"))?);
         }
@@ -269,6 +270,10 @@ impl Records {
             pending_channel_id: opt_s(it, "pending_channel_id"),
             notifications_on: it
                 .get("notifications_on")
+                .and_then(Attr::as_bool)
+                .unwrap_or(true),
+            reactions_on: it
+                .get("reactions_on")
                 .and_then(Attr::as_bool)
                 .unwrap_or(true),
             bot_token: self.dec(it, "bot_token", &format!("{pk}/bot_token"))?,
