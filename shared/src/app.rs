@@ -34,6 +34,27 @@ pub struct App {
     pub inbox: Arc<dyn Inbox>,
     pub queue: Arc<dyn JobQueue>,
     pub clock: Arc<dyn Clock>,
+    /// What a warm process keeps of HubSpot between deliveries (services::lookups).
+    pub lookups: Lookups,
+}
+
+/// HubSpot owners and contacts as last read, per portal, for `LOOKUP_TTL_MS`: a card is
+/// redrawn on most events, and its assignee, contact and contact owner rarely change.
+pub struct Lookups {
+    pub owners: crate::support::ttl_cache::TtlCache<Option<crate::domain::Agent>>,
+    pub contacts: crate::support::ttl_cache::TtlCache<Option<crate::domain::Contact>>,
+}
+
+/// How long an owner or contact read from HubSpot is used again (10 minutes).
+pub const LOOKUP_TTL_MS: i64 = 10 * 60 * 1000;
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups {
+            owners: crate::support::ttl_cache::TtlCache::new(LOOKUP_TTL_MS, 10_000),
+            contacts: crate::support::ttl_cache::TtlCache::new(LOOKUP_TTL_MS, 10_000),
+        }
+    }
 }
 
 /// One HTTP client per process (Slack and HubSpot): connection pools and TLS set-up are
@@ -168,6 +189,7 @@ impl App {
             queue,
             clock,
             settings,
+            lookups: Lookups::default(),
         }
     }
 

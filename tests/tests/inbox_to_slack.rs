@@ -665,6 +665,63 @@ async fn the_card_shows_the_last_page_seen_as_of_the_chats_start_when_the_crm_kn
     assert!(!posts[0]["blocks"].to_string().contains("page seen"));
 }
 
+#[tokio::test]
+async fn the_assignee_contact_and_owner_are_read_once_per_warm_process() {
+    let e = env().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/objects/2026-03/contacts/1401"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "1401", "archived": false, "properties": {"hubspot_owner_id": "41629779"}
+        })))
+        .with_priority(1)
+        .mount(&e.hubspot)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/owners/2026-03/41629779"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "41629779", "userId": 2620022, "email": "ann@example.com", "firstName": "Ann", "lastName": "Agent", "archived": false
+        })))
+        .mount(&e.hubspot)
+        .await;
+    let mut msgs = vec![message_json("m1", 1, "INCOMING", "hi")];
+    e.inbox
+        .set(&thread_json(T, "1000", "OPEN", Some("A-2620022")), &msgs);
+    e.post_webhook(&creation()).await;
+    e.drain().await;
+    for n in 2..6 {
+        msgs.push(message_json(&format!("m{n}"), n, "INCOMING", "more"));
+        e.inbox
+            .set(&thread_json(T, "1000", "OPEN", Some("A-2620022")), &msgs);
+        e.post_webhook(&new_message(&format!("m{n}"))).await;
+        e.drain().await;
+    }
+    let gets = |p: &'static str| {
+        let server = &e.hubspot;
+        async move {
+            server
+                .received_requests()
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.method.as_str() == "GET" && r.url.path() == p)
+                .count()
+        }
+    };
+    assert_eq!(gets("/crm/owners/2026-03/2620022").await, 1, "the assignee");
+    assert_eq!(
+        gets("/crm/objects/2026-03/contacts/1401").await,
+        1,
+        "the contact"
+    );
+    assert_eq!(
+        gets("/crm/owners/2026-03/41629779").await,
+        1,
+        "the contact owner"
+    );
+    let card = e.slack_calls("chat.update").await.pop().unwrap()["blocks"].to_string();
+    assert!(card.contains("*Contact owner*\\nAnn Agent"), "{card}");
+}
+
 /// The contact ids asked of the CRM, in order.
 async fn contact_lookups(e: &Env) -> Vec<String> {
     e.hubspot

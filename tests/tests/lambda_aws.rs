@@ -303,6 +303,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         inbox: e.runner.app.inbox.clone(),
         queue: std::sync::Arc::new(SqsQueue::new(sqs.clone(), slow_q.clone())),
         clock: e.runner.app.clock.clone(),
+        lookups: Default::default(),
     };
     SqsQueue::new(sqs.clone(), slow_q.clone())
         .enqueue(failing.clone(), "retry-1")

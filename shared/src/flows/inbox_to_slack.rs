@@ -65,9 +65,7 @@ async fn person(
     portal: &str,
     uid: &str,
 ) -> Result<Option<Person>, JobError> {
-    let owner = app
-        .inbox
-        .agent_by_user_id(token, uid)
+    let owner = crate::services::lookups::owner_by_user_id(app, portal, token, uid)
         .await
         .map_err(hubspot_failure)?;
     let mapped = app
@@ -110,22 +108,24 @@ async fn build_card(
         .as_deref()
         .filter(|c| Some(*c) != known_not_contact);
     let (contact, not_contact) = match lookup {
-        Some(c) => match app.inbox.contact(token, c, thread.created_at_ms).await {
-            Ok(Some(contact)) => (Some(contact), None),
-            Ok(None) => {
-                tracing::info!(portal, conversation = %thread.id, "the thread's contact id is not a CRM contact (a visitor id); not asked again");
-                (None, Some(c.to_string()))
+        Some(c) => {
+            match crate::services::lookups::contact(app, portal, token, c, thread.created_at_ms)
+                .await
+            {
+                Ok(Some(contact)) => (Some(contact), None),
+                Ok(None) => {
+                    tracing::info!(portal, conversation = %thread.id, "the thread's contact id is not a CRM contact (a visitor id); not asked again");
+                    (None, Some(c.to_string()))
+                }
+                Err(e) if e.is_retryable() => return Err(hubspot_failure(e)),
+                // Refused (a scope missing, say): show no owner, ask again next time.
+                Err(_) => (None, None),
             }
-            Err(e) if e.is_retryable() => return Err(hubspot_failure(e)),
-            // Refused (a scope missing, say): show no owner, ask again next time.
-            Err(_) => (None, None),
-        },
+        }
         None => (None, None),
     };
     let contact_owner = match contact.as_ref().and_then(|c| c.owner_id.as_deref()) {
-        Some(owner_id) => app
-            .inbox
-            .agent_by_id(token, owner_id)
+        Some(owner_id) => crate::services::lookups::owner_by_id(app, portal, token, owner_id)
             .await
             .map_err(hubspot_failure)?
             .map(|o| o.display_name()),

@@ -10,5 +10,6 @@ pub mod failures;
 pub mod health;
 pub mod install;
 pub mod links;
+pub mod lookups;
 pub mod slack_token;
 pub mod tokens;

@@ -7,3 +7,4 @@ pub mod http;
 pub mod metrics;
 pub mod secret;
 pub mod telemetry;
+pub mod ttl_cache;
