@@ -214,6 +214,9 @@ pub enum SlackEnvelope {
         /// `is_bot`), when Slack includes it.
         bot_user: Option<String>,
         event: SlackEvent,
+        /// The `event` object as Slack sent it, for the worker (which reads it again with
+        /// `parse_event`): the envelope's other fields (its verification token) never travel.
+        raw_event: Value,
     },
     /// Another envelope type (app_rate_limited, ...): acknowledged and ignored.
     Other {
@@ -367,7 +370,8 @@ pub fn parse_slack_envelope(body: &[u8]) -> Result<SlackEnvelope, ParseError> {
                             .find(|x| x.get("is_bot").and_then(Value::as_bool) == Some(true))
                     })
                     .and_then(|x| s(x, "user_id")),
-                event: parse_inner_event(ev)?,
+                event: parse_event(ev)?,
+                raw_event: ev.clone(),
             })
         }
         other => Ok(SlackEnvelope::Other {
@@ -395,7 +399,8 @@ fn changed_message(ev: &Value) -> Option<ChangedMessage> {
     })
 }
 
-fn parse_inner_event(ev: &Value) -> Result<SlackEvent, ParseError> {
+/// One Events API `event` object.
+pub fn parse_event(ev: &Value) -> Result<SlackEvent, ParseError> {
     let kind = s(ev, "type").ok_or_else(|| bad("event without type"))?;
     Ok(match kind.as_str() {
         "message" => SlackEvent::Message(SlackMessage {

@@ -273,7 +273,7 @@ async fn slack_events(app: &App, req: &Request) -> Response {
         Ok(e) => e,
         Err(e) => return bad_request(e, ROUTE),
     };
-    let (team_id, event_id, bot_user, event) = match envelope {
+    let (team_id, event_id, bot_user, event, raw_event) = match envelope {
         SlackEnvelope::UrlVerification { challenge } => {
             return Response::json(StatusCode::OK, &json!({ "challenge": challenge }));
         }
@@ -286,23 +286,25 @@ async fn slack_events(app: &App, req: &Request) -> Response {
             event_id,
             bot_user,
             event,
+            raw_event,
             ..
-        } => (team_id, event_id, bot_user, event),
+        } => (team_id, event_id, bot_user, event, raw_event),
     };
-    let job =
-        match crate::edge::worker::job_for_slack_event(app, &team_id, bot_user.as_deref(), event)
-            .await
-        {
-            Ok(Some(job)) => job,
-            Ok(None) => return Response::ok(),
-            Err(e) => {
-                tracing::error!(route = ROUTE, team = %team_id, error = %e, "store unavailable");
-                return Response::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily unavailable; retry",
-                );
-            }
-        };
+    // Before the acknowledgement: only what needs no store, then the one deduplicating
+    // write; the worker reads the install and the thread (issue: API economy).
+    if let Some(reason) = crate::edge::worker::ignored_without_store(&event, bot_user.as_deref()) {
+        tracing::info!(route = ROUTE, team = %team_id, reason, "slack event ignored");
+        return Response::ok();
+    }
+    let (channel_id, thread_ts) = crate::edge::worker::event_order(&event);
+    let job = Job::SlackEvent {
+        team_id: team_id.clone(),
+        event_id: event_id.clone(),
+        bot_user,
+        channel_id,
+        thread_ts,
+        event: raw_event.to_string(),
+    };
     // Slack retries (X-Slack-Retry-Num) and may do so while the first try still runs: the
     // conditional write makes exactly one of them proceed.
     let now = app.clock.now_secs();

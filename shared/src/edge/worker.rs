@@ -12,7 +12,64 @@ use crate::edge::inbound::SlackEvent;
 use crate::queue::{Job, JobError, JobRunner};
 use crate::store::StoreError;
 
-/// Decides what a Slack event asks for, reading only the store (the edge must stay fast).
+/// What can be told of a Slack event without the store, before it is acknowledged: the
+/// reason to ignore it, or None when the worker must look (then it is queued). Only what
+/// no install, mapping or setting could change: a bot's or the app's own message, one
+/// outside a thread, a reply under someone else's message, a reaction that is no shortcut.
+pub fn ignored_without_store(event: &SlackEvent, bot_user: Option<&str>) -> Option<&'static str> {
+    match event {
+        SlackEvent::Message(m) if m.changed.is_some() => None,
+        SlackEvent::Message(m) => {
+            if let Some(reason) = m.skip_reason(bot_user) {
+                return Some(reason);
+            }
+            // Conversations' threads are under the app's own messages (their cards).
+            match (m.parent_user.as_deref(), bot_user) {
+                (Some(parent), Some(bot)) if parent != bot => {
+                    Some("thread is not a conversation notification")
+                }
+                _ => None,
+            }
+        }
+        SlackEvent::Reaction { reaction, user, .. } => {
+            if !crate::chat::blocks::card::is_shortcut(reaction) {
+                Some("not a shortcut reaction")
+            } else if bot_user == Some(user.as_str()) {
+                Some("the app's own reaction")
+            } else {
+                None
+            }
+        }
+        SlackEvent::LeftChannel { user: Some(u), .. } if bot_user != Some(u.as_str()) => {
+            Some("someone else left a channel")
+        }
+        SlackEvent::AppHomeOpened { tab, .. } if tab.as_deref().is_some_and(|t| t != "home") => {
+            Some("app home opened on another tab")
+        }
+        SlackEvent::Other { .. } => Some("event type is not handled"),
+        _ => None,
+    }
+}
+
+/// The channel and thread whose events must run in order (a thread's replies, a card's
+/// reactions); empty for a workspace's own events.
+pub fn event_order(event: &SlackEvent) -> (String, String) {
+    match event {
+        SlackEvent::Message(m) => {
+            let thread = m
+                .changed
+                .as_ref()
+                .and_then(|c| c.thread_ts.clone())
+                .or_else(|| m.thread_ts.clone())
+                .unwrap_or_else(|| m.ts.clone());
+            (m.channel.clone(), thread)
+        }
+        SlackEvent::Reaction { channel, ts, .. } => (channel.clone(), ts.clone()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+/// Decides what a Slack event asks for, reading only the store.
 /// None means acknowledged and ignored (logged with the reason).
 /// `bot_user`: our bot user as the event's envelope names it (used when the install does not
 /// know it, as in single-workspace mode).
@@ -403,6 +460,34 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             }
             _ => Ok(()),
         },
+        Job::SlackEvent {
+            team_id,
+            event_id,
+            bot_user,
+            event,
+            ..
+        } => {
+            let value: serde_json::Value = serde_json::from_str(event)
+                .map_err(|e| JobError::Fatal(format!("slack event not readable: {e}")))?;
+            let parsed = crate::edge::inbound::parse_event(&value)
+                .map_err(|e| JobError::Fatal(format!("slack event not readable: {}", e.0)))?;
+            let job = job_for_slack_event(app, team_id, bot_user.as_deref(), parsed)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            match job {
+                // In its own group (a reply in its conversation's, after the sync that
+                // posted the card); its own key, so the queue's deduplication of this
+                // event's id does not drop it.
+                Some(job) => {
+                    tracing::info!(team = %team_id, event_id = %event_id, job = job.kind(), "queued");
+                    app.queue
+                        .enqueue(job, &format!("{event_id}:job"))
+                        .await
+                        .map_err(|e| JobError::retry(e.to_string()))
+                }
+                None => Ok(()),
+            }
+        }
         Job::Reaction {
             team_id,
             user_id,
@@ -512,6 +597,7 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         Job::SlashCommand { team_id, .. }
         | Job::Interaction { team_id, .. }
         | Job::Reaction { team_id, .. }
+        | Job::SlackEvent { team_id, .. }
         | Job::UnmappedReply { team_id, .. }
         | Job::PublishHome { team_id, .. }
         | Job::HomeAction { team_id, .. }

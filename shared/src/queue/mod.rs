@@ -92,6 +92,18 @@ pub enum Job {
         message_ts: String,
         response_url: String,
     },
+    /// A Slack event, acknowledged at the edge after the one deduplicating write: the
+    /// worker reads what it needs and queues the job it asks for (`event`: the Events API
+    /// `event` object as Slack sent it). `channel_id` and `thread_ts` order a thread's events
+    /// (empty for a workspace's own events).
+    SlackEvent {
+        team_id: String,
+        event_id: String,
+        bot_user: Option<String>,
+        channel_id: String,
+        thread_ts: String,
+        event: String,
+    },
     /// A reaction added to or removed from a message (a card's: a shortcut).
     Reaction {
         team_id: String,
@@ -153,6 +165,13 @@ impl Job {
                 message_ts,
                 ..
             } => format!("slack:{team_id}:{channel_id}:{message_ts}"),
+            Job::SlackEvent {
+                team_id,
+                channel_id,
+                thread_ts,
+                ..
+            } if !channel_id.is_empty() => format!("slack:{team_id}:{channel_id}:{thread_ts}"),
+            Job::SlackEvent { team_id, .. } => format!("team:{team_id}"),
             // A card's reactions and clicks run one at a time, in order.
             Job::Reaction {
                 team_id,
@@ -196,6 +215,7 @@ impl Job {
             Job::SlashCommand { .. } => "slash_command",
             Job::Interaction { .. } => "interaction",
             Job::Reaction { .. } => "reaction",
+            Job::SlackEvent { .. } => "slack_event",
             Job::PublishHome { .. } => "publish_home",
             Job::HomeAction { .. } => "home_action",
             Job::Deactivate { .. } => "deactivate",

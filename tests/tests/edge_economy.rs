@@ -1,0 +1,175 @@
+//! What the acknowledging edge costs: a Slack event is answered after at most one store
+//! call (the deduplicating conditional write), whatever it is, and what needs no store is
+//! answered with none; the worker then does the reading. Counted on the store the edge uses
+//! (`CountingStore`), with the app's own routes.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use integration_tests::harness::*;
+use serde_json::{json, Value};
+use shared::app::App;
+use shared::config::Settings;
+use shared::queue::{Job, JobQueue, QueueError};
+use shared::store::counting::{CountingStore, Counts};
+use shared::store::embedded::EmbeddedStore;
+use shared::support::clock::SystemClock;
+use shared::support::http::Request;
+
+#[derive(Default)]
+struct Captured(Mutex<Vec<Job>>);
+
+#[async_trait]
+impl JobQueue for Captured {
+    async fn enqueue(&self, job: Job, _dedup_id: &str) -> Result<(), QueueError> {
+        self.0.lock().unwrap().push(job);
+        Ok(())
+    }
+}
+
+async fn app() -> (Arc<App>, Arc<Counts>, Arc<Captured>) {
+    let vars: std::collections::HashMap<&str, String> = [
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_string()),
+        ("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET.to_string()),
+        ("TOKEN_ENCRYPTION_KEY", TOKEN_KEY.to_string()),
+        ("PUBLIC_BASE_URL", "https://bundle.example".to_string()),
+        ("HUBSPOT_PORTAL_ID", PORTAL.to_string()),
+        ("HUBSPOT_ACCESS_TOKEN", HS_TOKEN.to_string()),
+        ("SLACK_TEAM_ID", TEAM.to_string()),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
+        ("SLACK_CHANNEL_ID", CHANNEL.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let settings = Settings::from_lookup(&|k| vars.get(k).cloned(), None).unwrap();
+    let store = CountingStore::new(Arc::new(EmbeddedStore::in_memory()));
+    let counts = store.counts.clone();
+    let queue = Arc::new(Captured::default());
+    let app = Arc::new(App::new(
+        settings,
+        Arc::new(store),
+        queue.clone(),
+        shared::app::http_client().unwrap(),
+        Arc::new(SystemClock),
+    ));
+    app.ensure_single_workspace().await.unwrap();
+    (app, counts, queue)
+}
+
+fn signed(body: &Value) -> Request {
+    let body = body.to_string().into_bytes();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    headers.insert("x-slack-request-timestamp", ts.to_string().parse().unwrap());
+    headers.insert(
+        "x-slack-signature",
+        shared::edge::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, &body)
+            .parse()
+            .unwrap(),
+    );
+    Request {
+        method: http::Method::POST,
+        path: "/slack/events".into(),
+        query: None,
+        headers,
+        body: body.into(),
+    }
+}
+
+fn envelope(id: &str, ev: Value) -> Value {
+    json!({
+        "token": "verification-token", "team_id": TEAM, "api_app_id": "A0APP00001",
+        "type": "event_callback", "event_id": id, "event_time": 1700000200, "event": ev,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": true, "is_enterprise_install": false}]
+    })
+}
+
+#[tokio::test]
+async fn a_slack_event_is_acknowledged_after_one_store_call_at_most() {
+    let (app, counts, queue) = app().await;
+    let reply = json!({"type": "message", "channel": CHANNEL, "user": "U0AGENT001", "text": "on it",
+        "ts": "1700000100.000002", "thread_ts": "1700000001.000001", "parent_user_id": BOT_USER,
+        "event_ts": "1700000100.000002", "channel_type": "channel"});
+    let cases = [
+        // A thread reply under the app's card: the deduplicating write, then queued.
+        ("reply in a card's thread", reply.clone(), 1, true),
+        (
+            "app home opened",
+            json!({"type": "app_home_opened", "user": "U0AGENT001", "channel": "D1", "tab": "home", "event_ts": "1.1"}),
+            1,
+            true,
+        ),
+        (
+            "a shortcut reaction",
+            json!({"type": "reaction_added", "user": "U0AGENT001", "reaction": "eyes",
+            "item": {"type": "message", "channel": CHANNEL, "ts": "1700000001.000001"}, "event_ts": "1.2"}),
+            1,
+            true,
+        ),
+        // What no store could change: answered with no store call at all.
+        (
+            "a channel post outside threads",
+            json!({"type": "message", "channel": CHANNEL, "user": "U0AGENT001",
+            "text": "lunch?", "ts": "1700000200.000001", "event_ts": "1700000200.000001"}),
+            0,
+            false,
+        ),
+        (
+            "a reply under someone else's message",
+            json!({"type": "message", "channel": CHANNEL, "user": "U0AGENT001",
+            "text": "+1", "ts": "1700000300.000002", "thread_ts": "1700000300.000001", "parent_user_id": "U0SOMEONE1",
+            "event_ts": "1700000300.000002"}),
+            0,
+            false,
+        ),
+        (
+            "a bot's message",
+            json!({"type": "message", "channel": CHANNEL, "bot_id": "B1", "text": "beep",
+            "ts": "1700000400.000001", "thread_ts": "1700000001.000001", "event_ts": "1700000400.000001"}),
+            0,
+            false,
+        ),
+        (
+            "another reaction",
+            json!({"type": "reaction_added", "user": "U0AGENT001", "reaction": "tada",
+            "item": {"type": "message", "channel": CHANNEL, "ts": "1700000001.000001"}, "event_ts": "1.3"}),
+            0,
+            false,
+        ),
+    ];
+    for (n, (name, ev, calls, queued)) in cases.into_iter().enumerate() {
+        let before = counts.total();
+        let jobs_before = queue.0.lock().unwrap().len();
+        let r =
+            shared::edge::routes::handle(&app, signed(&envelope(&format!("Ev0ECON{n:03}"), ev)))
+                .await;
+        assert_eq!(r.status.as_u16(), 200, "{name}: {}", r.body);
+        assert_eq!(
+            counts.total() - before,
+            calls,
+            "{name}: store calls before the acknowledgement"
+        );
+        assert_eq!(
+            queue.0.lock().unwrap().len() > jobs_before,
+            queued,
+            "{name}"
+        );
+    }
+    // Slack's retry of the reply: the same one write, refused, and nothing queued again.
+    let jobs = queue.0.lock().unwrap().len();
+    let before = counts.total();
+    let r = shared::edge::routes::handle(&app, signed(&envelope("Ev0ECON000", reply))).await;
+    assert_eq!(r.status.as_u16(), 200);
+    assert_eq!(counts.total() - before, 1);
+    assert_eq!(queue.0.lock().unwrap().len(), jobs);
+    // What was queued carries the event, not the envelope's verification token.
+    for job in queue.0.lock().unwrap().iter() {
+        let text = serde_json::to_string(job).unwrap();
+        assert!(!text.contains("verification-token"), "{text}");
+        assert!(matches!(job, Job::SlackEvent { .. }), "{text}");
+    }
+}
