@@ -107,9 +107,21 @@ async fn change(
     {
         Ok(()) => Ok(Outcome::Done),
         Err(e) if e.is_retryable() => Err(hubspot_failure(e)),
-        Err(e) => Ok(Outcome::Refused(format!(
-            "The inbox did not accept the change ({e}). Nothing changed."
-        ))),
+        Err(e) => {
+            if own {
+                // Recorded ahead for nothing: put back what the inbox still has.
+                if let Ok(Some(map)) = app.records.get_thread(portal, thread).await {
+                    let back = ThreadMap {
+                        assignee: current.clone(),
+                        ..map
+                    };
+                    let _ = app.records.save_thread(&back).await;
+                }
+            }
+            Ok(Outcome::Refused(format!(
+                "The inbox did not accept the change ({e}). Nothing changed."
+            )))
+        }
     }
 }
 
