@@ -277,6 +277,28 @@ async fn an_inbox_failure_is_retried_once_then_reported() {
 }
 
 #[tokio::test]
+async fn a_workspace_that_is_not_connected_is_told_so_after_the_acknowledgement() {
+    // OAuth mode with no install at all: the acknowledgement reads nothing; the worker
+    // finds no install and says so on the response_url.
+    let e = start(Opts {
+        single_workspace: false,
+        extra: vec![
+            ("SLACK_CLIENT_ID", "1111.2222".into()),
+            ("SLACK_CLIENT_SECRET", "slack-client-secret".into()),
+            ("HUBSPOT_CLIENT_ID", "hs-client".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    respond_ok(&e.slack).await;
+    let ack = run_command(&e, "/hs-chat-away", "", "U0AGENT001", "nowhere").await;
+    assert!(ack.contains("Setting you to away"), "{ack}");
+    let told = answer(&e, "nowhere").await;
+    assert!(told.contains("not connected to a HubSpot inbox"), "{told}");
+    assert!(users_requests(&e, "PATCH").await.is_empty());
+}
+
+#[tokio::test]
 async fn bad_signatures_and_stale_timestamps_are_refused() {
     let e = env().await;
     users_object_ok(&e).await;

@@ -173,3 +173,52 @@ async fn a_slack_event_is_acknowledged_after_one_store_call_at_most() {
         assert!(matches!(job, Job::SlackEvent { .. }), "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_slash_command_is_acknowledged_with_no_store_call() {
+    let (app, counts, queue) = app().await;
+    let body = format!(
+        "token=t&team_id={TEAM}&user_id=U0AGENT001&command=%2Fhs-chat-away&text=&response_url={}",
+        percent("https://hooks.slack.com/commands/T/1/x")
+    )
+    .into_bytes();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    headers.insert("x-slack-request-timestamp", ts.to_string().parse().unwrap());
+    headers.insert(
+        "x-slack-signature",
+        shared::edge::verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, &body)
+            .parse()
+            .unwrap(),
+    );
+    let before = counts.total();
+    let r = shared::edge::routes::handle(
+        &app,
+        Request {
+            method: http::Method::POST,
+            path: "/slack/commands".into(),
+            query: None,
+            headers,
+            body: body.into(),
+        },
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert!(r.body.contains("Setting you to away"), "{}", r.body);
+    assert_eq!(
+        counts.total(),
+        before,
+        "store calls before the acknowledgement"
+    );
+    assert!(matches!(
+        queue.0.lock().unwrap().last(),
+        Some(Job::SlashCommand { .. })
+    ));
+}

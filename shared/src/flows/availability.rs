@@ -45,20 +45,8 @@ pub async fn acknowledge(app: &App, cmd: &Command<'_>) -> Value {
         tracing::info!(team = %cmd.team_id, command = %cmd.command, "unknown command or arguments; usage shown");
         return ephemeral(USAGE);
     };
-    match app.records.install_for_team(cmd.team_id).await {
-        Ok(Some(i)) if i.status != crate::domain::InstallStatus::Inactive => {}
-        Ok(_) => {
-            return ephemeral(
-                "This Slack workspace is not connected to a HubSpot inbox. Nothing changed.",
-            );
-        }
-        Err(e) => {
-            tracing::error!(team = %cmd.team_id, error = %e, "store unavailable");
-            return ephemeral(
-                "Sorry, that could not be done right now. Nothing changed; try again in a minute.",
-            );
-        }
-    }
+    // No store call before the answer (issue: API economy): the worker reads the install
+    // and answers a workspace that is not connected through `response_url`.
     let job = Job::SlashCommand {
         team_id: cmd.team_id.to_string(),
         user_id: cmd.user_id.to_string(),
