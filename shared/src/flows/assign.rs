@@ -16,11 +16,9 @@ use crate::chat::blocks::card::{
 use crate::domain::{InboxError, Install, Status, ThreadMap};
 use crate::queue::JobError;
 use crate::services::agents::{inbox_user_for, live_install};
-use crate::services::clicks::{answer_click, install_for_click, CardChanged};
+use crate::services::clicks::{answer_click, install_for_click, CardChanged, NOT_LINKED};
 use crate::services::failures::hubspot_failure;
 use crate::support::secret::Secret;
-
-const NOT_LINKED: &str = "Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.";
 
 fn store_err(e: crate::store::StoreError) -> JobError {
     JobError::retry(e.to_string())

@@ -93,7 +93,7 @@ pub async fn run(
         return Ok(());
     };
     let Some(agent) = inbox_user_for(app, &install, &bot, &hs, user).await? else {
-        respond("Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.".into()).await;
+        respond(crate::services::clicks::NOT_LINKED.into()).await;
         return Ok(());
     };
     if what == "status" {

@@ -526,7 +526,7 @@ pub async fn set_status(
         .await?
         .is_none()
     {
-        respond("Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.".into()).await;
+        respond(crate::services::clicks::NOT_LINKED.into()).await;
         return Ok(None);
     }
     let status = if close { Status::Closed } else { Status::Open };

@@ -10,6 +10,10 @@ use crate::queue::JobError;
 use crate::services::agents::live_install;
 use crate::support::secret::Secret;
 
+/// What an agent is told when only linked agents may do what they asked (a click, a
+/// reaction, a command).
+pub const NOT_LINKED: &str = "Nothing changed: your Slack account is not linked to a HubSpot user. Click *Claim* on a conversation assigned to you, or make your Slack profile email the same as your HubSpot login.";
+
 /// Answers a click privately through its `response_url` (nothing when there is none).
 pub async fn answer_click(app: &App, team: &str, response_url: &str, text: String) {
     if response_url.is_empty() {
