@@ -4,45 +4,28 @@
 //! Slack and HubSpot. Nothing is estimated: every figure is a call that was made.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use integration_tests::harness::{
-    event, message_json, percent, thread_json, APP_ID, BOT_TOKEN, BOT_USER, CHANNEL, HS_TOKEN,
-    HUBSPOT_SECRET, PORTAL, SIGNING_SECRET, TEAM, TOKEN_KEY,
+    event, message_json, percent, thread_json, BOT_USER, CHANNEL, HUBSPOT_SECRET, PORTAL,
+    SIGNING_SECRET, TEAM,
 };
+use integration_tests::inproc::{in_process, CapturedQueue, InProcess};
 use serde_json::{json, Value};
 use shared::app::App;
-use shared::config::Settings;
-use shared::queue::{Job, JobQueue, QueueError};
-use shared::store::counting::CountingStore;
-use shared::store::embedded::EmbeddedStore;
+use shared::queue::Job;
 use shared::support::clock::SystemClock;
 
 use crate::events::{PUBLIC_BASE_URL, THREAD};
 use crate::stubs::{counts, diff, Stubs, AGENT};
 
-/// A queue that keeps what the edge queued, so the jobs can be run (and counted) one by one.
-#[derive(Default)]
-struct CaptureQueue {
-    jobs: Mutex<Vec<Job>>,
-}
-
-#[async_trait]
-impl JobQueue for CaptureQueue {
-    async fn enqueue(&self, job: Job, _dedup_id: &str) -> Result<(), QueueError> {
-        self.jobs.lock().unwrap().push(job);
-        Ok(())
-    }
-}
-
 /// (get, put, delete, query, query_index, transact)
 pub type Ops = [u64; 6];
 
 pub struct Row {
-    pub event: &'static str,
+    pub event: String,
     pub edge_status: u16,
     pub edge_store: Ops,
     pub queued: Vec<&'static str>,
@@ -183,18 +166,18 @@ fn claim_form(parent_ts: &str, response_url: &str) -> String {
 struct Bench {
     app: Arc<App>,
     store: Arc<shared::store::counting::Counts>,
-    queue: Arc<CaptureQueue>,
+    queue: Arc<CapturedQueue>,
     stubs: Stubs,
 }
 
 impl Bench {
-    async fn step(&self, name: &'static str, req: shared::support::http::Request) -> Row {
+    async fn step(&self, name: impl Into<String>, req: shared::support::http::Request) -> Row {
         let slack0 = counts(&self.stubs.slack, false).await;
         let hub0 = counts(&self.stubs.hubspot, true).await;
         let s0 = self.store.snapshot();
         let resp = shared::edge::routes::handle(&self.app, req).await;
         let s1 = self.store.snapshot();
-        let mut pending: Vec<Job> = std::mem::take(&mut *self.queue.jobs.lock().unwrap());
+        let mut pending: Vec<Job> = self.queue.take();
         let mut jobs: Vec<Job> = vec![];
         let mut worker_errors = vec![];
         // What a job queues (a Slack event's job) is counted with it, until the queue is
@@ -209,11 +192,11 @@ impl Bench {
                 }
             }
             jobs.append(&mut pending);
-            pending = std::mem::take(&mut *self.queue.jobs.lock().unwrap());
+            pending = self.queue.take();
         }
         let s2 = self.store.snapshot();
         Row {
-            event: name,
+            event: name.into(),
             edge_status: resp.status.as_u16(),
             edge_store: sub(s1, s0),
             queued: jobs.iter().map(|j| j.kind()).collect(),
@@ -227,34 +210,17 @@ impl Bench {
 
 pub async fn run() -> anyhow::Result<Vec<Row>> {
     let stubs = Stubs::start().await;
-    let vars: BTreeMap<&str, String> = [
-        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_string()),
-        ("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET.to_string()),
-        ("TOKEN_ENCRYPTION_KEY", TOKEN_KEY.to_string()),
-        ("HUBSPOT_APP_ID", APP_ID.to_string()),
-        ("SLACK_API_URL", stubs.slack.uri()),
-        ("HUBSPOT_API_URL", stubs.hubspot.uri()),
-        ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.to_string()),
-        ("HUBSPOT_PORTAL_ID", PORTAL.to_string()),
-        ("HUBSPOT_ACCESS_TOKEN", HS_TOKEN.to_string()),
-        ("SLACK_TEAM_ID", TEAM.to_string()),
-        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
-        ("SLACK_CHANNEL_ID", CHANNEL.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let settings = Settings::from_lookup(&|k| vars.get(k).cloned(), None)?;
-    let counting = CountingStore::new(Arc::new(EmbeddedStore::in_memory()));
-    let store_counts = counting.counts.clone();
-    let queue = Arc::new(CaptureQueue::default());
-    let app = Arc::new(App::new(
-        settings,
-        Arc::new(counting),
-        queue.clone(),
-        shared::app::http_client()?,
+    let InProcess {
+        app,
+        counts: store_counts,
+        queue,
+    } = in_process(
+        PUBLIC_BASE_URL,
+        Some(stubs.slack.uri()),
+        Some(stubs.hubspot.uri()),
         Arc::new(SystemClock),
-    ));
-    app.ensure_single_workspace().await?;
+    )
+    .await;
     let b = Bench {
         app,
         store: store_counts,
@@ -379,5 +345,55 @@ pub async fn run() -> anyhow::Result<Vec<Row>> {
         )
         .await,
     );
+
+    // A visitor message at conversation lengths 1 (the new chat), 10, 100 and 500, each in
+    // a conversation of its own, brought to length - 1 first (one catch-up sync).
+    for (i, len) in [1usize, 10, 100, 500].into_iter().enumerate() {
+        let thread = format!("36241009{i:02}");
+        let msgs: Vec<Value> = (1..=len).map(|n| long_message(&thread, n)).collect();
+        let t = thread_json(&thread, "1000", "OPEN", Some("A-2620022"));
+        if len == 1 {
+            b.stubs.inbox.set(&t, &msgs);
+            rows.push(
+                b.step(
+                    "visitor message at conversation length 1 (the new chat)",
+                    webhook_request(&json!([event("conversation.creation", &thread, json!({}))])),
+                )
+                .await,
+            );
+            continue;
+        }
+        b.stubs.inbox.set(&t, &msgs[..len - 1]);
+        let _ = b
+            .step(
+                "catch-up",
+                webhook_request(&json!([event("conversation.creation", &thread, json!({}))])),
+            )
+            .await;
+        b.stubs.inbox.set(&t, &msgs);
+        rows.push(
+            b.step(
+                format!("visitor message at conversation length {len}"),
+                webhook_request(&json!([event(
+                    "conversation.newMessage",
+                    &thread,
+                    json!({"messageId": format!("{thread}-{len}"), "messageType": "MESSAGE", "changeFlag": "NEW_MESSAGE"})
+                )])),
+            )
+            .await,
+        );
+    }
     Ok(rows)
+}
+
+/// The n-th visitor message of a long conversation, n seconds into it.
+fn long_message(thread: &str, n: usize) -> Value {
+    let mut m = message_json(&format!("{thread}-{n}"), 0, "INCOMING", "more");
+    m["createdAt"] = json!(format!(
+        "2026-11-27T{:02}:{:02}:{:02}.000Z",
+        10 + n / 3600,
+        (n / 60) % 60,
+        n % 60
+    ));
+    m
 }

@@ -131,6 +131,7 @@ impl Samples {
     /// The delivery worker's SQS event: one record carrying a conversation sync job.
     pub fn sqs_sync(&self) -> anyhow::Result<Vec<u8>> {
         let job = Job::SyncConversation {
+            reason: Default::default(),
             portal_id: PORTAL.into(),
             thread_id: THREAD.into(),
         };

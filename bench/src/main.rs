@@ -183,6 +183,7 @@ impl Aws {
                 earlier: vec![],
                 move_notice_pending: false,
                 not_a_contact: None,
+                ..Default::default()
             })
             .await?;
         Ok(())

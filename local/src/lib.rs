@@ -25,6 +25,7 @@ pub struct Running {
     pub app: Arc<App>,
     pub queue: LocalQueue,
     task: tokio::task::JoinHandle<()>,
+    sweeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -32,9 +33,12 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections, and sweeping.
     pub fn stop(&self) {
         self.task.abort();
+        if let Some(s) = &self.sweeper {
+            s.abort();
+        }
     }
 }
 
@@ -55,18 +59,36 @@ pub async fn install_link(ttl_secs: i64, default_base_url: &str) -> anyhow::Resu
 /// Builds the app from `settings` and serves every route on 127.0.0.1:`port` (0: any free
 /// port), with the in-process queue running jobs.
 pub async fn start(settings: Settings, policy: RetryPolicy, port: u16) -> anyhow::Result<Running> {
-    start_with(settings, policy, port, None).await
+    start_with(settings, policy, port, None, None).await
 }
 
-/// `start`, with another inbox than the settings' HubSpot when one is given.
+/// `start`, with another inbox than the settings' HubSpot and another clock than the
+/// system's when they are given.
 pub async fn start_with(
     settings: Settings,
     policy: RetryPolicy,
     port: u16,
     inbox: Option<Arc<dyn shared::inbox::Inbox>>,
+    clock: Option<Arc<dyn shared::support::clock::Clock>>,
 ) -> anyhow::Result<Running> {
-    let (app, queue) = App::local_with(settings, policy, inbox).await?;
+    let (app, queue) = App::local_with(settings, policy, inbox, clock).await?;
     queue.set_runner(Arc::new(AppRunner(app.clone())));
+    // What the scheduler does on AWS: the sweep, in process.
+    let every = app.settings.sweep_every_secs;
+    let sweeper = (every > 0).then(|| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await; // the first tick is at once: nothing is due yet
+            loop {
+                tick.tick().await;
+                if let Err(e) = shared::flows::timers::sweep(&app).await {
+                    tracing::warn!(error = %e, "sweep failed; the next one takes what is due");
+                }
+            }
+        })
+    });
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -102,6 +124,7 @@ pub async fn start_with(
         app,
         queue,
         task,
+        sweeper,
     })
 }
 

@@ -263,7 +263,7 @@ impl App {
         settings: Settings,
         policy: RetryPolicy,
     ) -> Result<(Arc<App>, LocalQueue), StartError> {
-        Self::local_with(settings, policy, None).await
+        Self::local_with(settings, policy, None, None).await
     }
 
     /// `local`, on another inbox than HubSpot when one is given (the flow tests' in-memory
@@ -272,6 +272,7 @@ impl App {
         settings: Settings,
         policy: RetryPolicy,
         inbox: Option<Arc<dyn Inbox>>,
+        clock: Option<Arc<dyn Clock>>,
     ) -> Result<(Arc<App>, LocalQueue), StartError> {
         let store = Self::open_store(&settings).await?;
         let queue = LocalQueue::new(policy);
@@ -280,7 +281,7 @@ impl App {
             store,
             Arc::new(queue.clone()),
             http_client()?,
-            Arc::new(SystemClock),
+            clock.unwrap_or_else(|| Arc::new(SystemClock)),
         );
         if let Some(inbox) = inbox {
             app = app.with_inbox(inbox);

@@ -103,6 +103,19 @@ pub struct Settings {
     pub store: StoreSettings,
     /// The SQS FIFO queue for deliveries (Lambda); None means in-process (local runner).
     pub queue_url: Option<String>,
+    /// How often the local runner sweeps for what is due (`SWEEP_EVERY_SECS`, default 60;
+    /// 0: never). On AWS the scheduler's rate decides (template.yaml `SweepSchedule`).
+    pub sweep_every_secs: u64,
+}
+
+fn secs(get: Lookup, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match opt(get, name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError::Malformed {
+            name,
+            reason: "must be a whole number of seconds".into(),
+        }),
+    }
 }
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -193,6 +206,7 @@ impl Settings {
             oauth_state_key,
             store,
             queue_url: opt(get, "QUEUE_URL"),
+            sweep_every_secs: secs(get, "SWEEP_EVERY_SECS", 60)?,
         })
     }
 

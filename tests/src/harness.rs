@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use shared::config::Settings;
 use shared::edge::verify;
 use shared::queue::RetryPolicy;
+use shared::support::clock::Clock;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -54,6 +55,9 @@ impl Default for Opts {
 
 pub struct Env {
     pub runner: Running,
+    /// The bundle's clock: the system's, moved forward by `clock.advance_secs`; requests
+    /// are signed by it.
+    pub clock: std::sync::Arc<shared::support::clock::OffsetClock>,
     pub slack: MockServer,
     pub hubspot: MockServer,
     pub inbox: Inbox,
@@ -128,12 +132,20 @@ pub async fn start(opts: Opts) -> Env {
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
     };
-    let runner = local_runner::start_with(settings, policy, port, opts.inbox.clone())
-        .await
-        .unwrap_or_else(|e| panic!("starting the local runner: {e:#}"));
+    let clock = std::sync::Arc::new(shared::support::clock::OffsetClock::default());
+    let runner = local_runner::start_with(
+        settings,
+        policy,
+        port,
+        opts.inbox.clone(),
+        Some(clock.clone()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("starting the local runner: {e:#}"));
     let inbox = Inbox::mount(&hubspot).await;
     Env {
         runner,
+        clock,
         slack,
         hubspot,
         inbox,
@@ -182,7 +194,7 @@ impl Env {
         content_type: &str,
         body: &str,
     ) -> reqwest::Response {
-        let ts = now_ms() / 1000;
+        let ts = self.clock.now_ms() / 1000;
         let sig = verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, body.as_bytes());
         self.http
             .post(self.url(path))
@@ -203,7 +215,7 @@ impl Env {
     /// POSTs a webhook batch signed as HubSpot signs it (v3).
     pub async fn post_webhook(&self, body: &Value) -> reqwest::Response {
         let body = body.to_string();
-        let ts = now_ms();
+        let ts = self.clock.now_ms();
         let uri = self.runner.app.settings.webhook_url();
         let sig =
             verify::sign_hubspot_v3(HUBSPOT_SECRET.as_bytes(), "POST", &uri, body.as_bytes(), ts);
@@ -366,6 +378,46 @@ pub fn message_json(id: &str, second: u32, direction: &str, text: &str) -> Value
     })
 }
 
+/// A page of a thread's messages as HubSpot pages them: oldest first, `limit` a page (20
+/// when not asked, at most 100), `paging.next.after` an opaque token while more follow; a
+/// token it never gave is a 400.
+fn messages_page(r: &Request, mut all: Vec<Value>) -> ResponseTemplate {
+    all.sort_by(|a, b| {
+        let k = |m: &Value| {
+            (
+                m["createdAt"].as_str().unwrap_or("").to_string(),
+                m["id"].to_string(),
+            )
+        };
+        k(a).cmp(&k(b))
+    });
+    let q: HashMap<String, String> = r.url.query_pairs().into_owned().collect();
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let start = match q.get("after") {
+        None => 0,
+        Some(a) => match a
+            .strip_prefix("NTI1NDc")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => n,
+            None => return ResponseTemplate::new(400).set_body_json(json!({
+                "status": "error", "message": "Invalid paging token", "category": "VALIDATION_ERROR"
+            })),
+        },
+    };
+    let end = (start + limit).min(all.len());
+    let page: Vec<Value> = all.get(start.min(all.len())..end).unwrap_or(&[]).to_vec();
+    let mut body = json!({"results": page});
+    if end < all.len() {
+        body["paging"] = json!({"next": {"after": format!("NTI1NDc{end}"), "link": "?after="}});
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
 /// A fake Conversations inbox: threads and their messages, changeable during a test. GET
 /// thread, GET messages and POST message (a reply, appended as the inbox would, marked as
 /// sent by our app) are served from this state.
@@ -400,7 +452,7 @@ impl Inbox {
             .respond_with(move |r: &Request| {
                 let id = r.url.path().split('/').nth(5).unwrap_or("").to_string();
                 match st.lock().ok().and_then(|s| s.get(&id).map(|t| t.1.clone())) {
-                    Some(m) => ResponseTemplate::new(200).set_body_json(json!({"results": m})),
+                    Some(m) => messages_page(r, m),
                     None => ResponseTemplate::new(404),
                 }
             })

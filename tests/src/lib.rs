@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests.
 pub mod harness;
+pub mod inproc;
 pub mod stores;

@@ -273,16 +273,26 @@ async fn the_card_shows_last_reply_and_time_to_first_response() {
     e.drain().await;
     let dead = e.dead_letters().await;
     assert!(dead.is_empty(), "{dead:?}");
-    let card = e
-        .slack_calls("chat.update")
-        .await
-        .last()
-        .expect("card updated")["blocks"]
-        .to_string();
+    // "Last reply" and the first response wait for the card's coalesced update (at most one
+    // per 30 s), which the sweep finds due on the timer index.
+    assert!(e.slack_calls("chat.update").await.is_empty());
+    shared::flows::timers::sweep(&e.runner.app).await.unwrap();
+    e.drain().await;
+    assert!(e.slack_calls("chat.update").await.is_empty(), "not due yet");
+    e.clock.advance_secs(31);
+    let swept = shared::flows::timers::sweep(&e.runner.app).await.unwrap();
+    assert_eq!(swept.cards, 1);
+    e.drain().await;
+    let updates = e.slack_calls("chat.update").await;
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let card = updates[0]["blocks"].to_string();
     assert!(
         card.contains("First response") && card.contains("45s"),
         "{card}"
     );
+    // Shown: the next sweep finds nothing due.
+    let swept = shared::flows::timers::sweep(&e.runner.app).await.unwrap();
+    assert_eq!(swept.cards, 0);
     assert!(card.contains("Ann Agent"), "{card}");
     // Never past Slack's limits: fields at most 10, text objects at most 3000 characters.
     let blocks: Value = serde_json::from_str(&card).unwrap();

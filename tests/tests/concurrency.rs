@@ -247,6 +247,14 @@ impl Store for Unconditional {
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
         self.inner.query(pk, sk_prefix).await
     }
+    async fn query_due(
+        &self,
+        duepk: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.inner.query_due(duepk, until, limit).await
+    }
     async fn query_portal_index(&self, gsi1pk: &str) -> Result<Vec<Item>, StoreError> {
         self.inner.query_portal_index(gsi1pk).await
     }

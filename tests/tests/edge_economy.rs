@@ -3,56 +3,20 @@
 //! answered with none; the worker then does the reading. Counted on the store the edge uses
 //! (`CountingStore`), with the app's own routes.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use integration_tests::harness::*;
+use integration_tests::inproc::{in_process, CapturedQueue, InProcess};
 use serde_json::{json, Value};
 use shared::app::App;
-use shared::config::Settings;
-use shared::queue::{Job, JobQueue, QueueError};
-use shared::store::counting::{CountingStore, Counts};
-use shared::store::embedded::EmbeddedStore;
+use shared::queue::Job;
+use shared::store::counting::Counts;
 use shared::support::clock::SystemClock;
 use shared::support::http::Request;
 
-#[derive(Default)]
-struct Captured(Mutex<Vec<Job>>);
-
-#[async_trait]
-impl JobQueue for Captured {
-    async fn enqueue(&self, job: Job, _dedup_id: &str) -> Result<(), QueueError> {
-        self.0.lock().unwrap().push(job);
-        Ok(())
-    }
-}
-
-async fn app() -> (Arc<App>, Arc<Counts>, Arc<Captured>) {
-    let vars: std::collections::HashMap<&str, String> = [
-        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_string()),
-        ("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET.to_string()),
-        ("TOKEN_ENCRYPTION_KEY", TOKEN_KEY.to_string()),
-        ("PUBLIC_BASE_URL", "https://bundle.example".to_string()),
-        ("HUBSPOT_PORTAL_ID", PORTAL.to_string()),
-        ("HUBSPOT_ACCESS_TOKEN", HS_TOKEN.to_string()),
-        ("SLACK_TEAM_ID", TEAM.to_string()),
-        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
-        ("SLACK_CHANNEL_ID", CHANNEL.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let settings = Settings::from_lookup(&|k| vars.get(k).cloned(), None).unwrap();
-    let store = CountingStore::new(Arc::new(EmbeddedStore::in_memory()));
-    let counts = store.counts.clone();
-    let queue = Arc::new(Captured::default());
-    let app = Arc::new(App::new(
-        settings,
-        Arc::new(store),
-        queue.clone(),
-        shared::app::http_client().unwrap(),
-        Arc::new(SystemClock),
-    ));
-    app.ensure_single_workspace().await.unwrap();
+async fn app() -> (Arc<App>, Arc<Counts>, Arc<CapturedQueue>) {
+    let InProcess { app, counts, queue } =
+        in_process("https://bundle.example", None, None, Arc::new(SystemClock)).await;
     (app, counts, queue)
 }
 

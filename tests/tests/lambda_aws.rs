@@ -222,6 +222,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
     let job = Job::SyncConversation {
         portal_id: PORTAL.into(),
         thread_id: "3624100517".into(),
+        reason: Default::default(),
     };
     producer.enqueue(job.clone(), "evt-1").await.unwrap();
     // FIFO deduplication: the same delivery again within five minutes is dropped by SQS.
@@ -253,6 +254,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
     let failing = Job::SyncConversation {
         portal_id: PORTAL.into(),
         thread_id: "3624100600".into(),
+        reason: Default::default(),
     };
     let mk = |n: u32, id: &str| -> SqsEvent {
         serde_json::from_value(

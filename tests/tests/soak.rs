@@ -1087,6 +1087,7 @@ async fn dead_letters_of_one_millisecond_are_all_kept() {
     );
     for t in ["1", "2", "3"] {
         let job = Job::SyncConversation {
+            reason: Default::default(),
             portal_id: PORTAL.into(),
             thread_id: t.into(),
         };

@@ -10,7 +10,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::stores::{all_stores, dynamodb_client, unique_name};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
-use shared::store::{item, Attr, Cond, Item, Store, StoreError, Write, GSI1PK, SK, TTL};
+use shared::store::{
+    item, Attr, Cond, Item, Store, StoreError, Write, DUEAT, DUEPK, GSI1PK, SK, TTL,
+};
 
 /// Runs `body` against every backend (concurrently, each in its own task so that a panic in one
 /// does not hide the other's result) and fails naming the backends that failed.
@@ -475,6 +477,96 @@ async fn portal_index_finds_items_of_a_portal_across_partitions() {
         assert_eq!(st.query_portal_index("portal#1").await.unwrap().len(), 2);
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_timer_index_finds_what_is_due_soonest_first_and_only_that() {
+    for_each_store(|st| async move {
+        let timer = |pk: &str, kind: &str, at: i64| {
+            with(item(pk, "CONV"), &[(DUEPK, s(kind)), (DUEAT, Attr::N(at))])
+        };
+        for it in [
+            timer("c#3", "CARD", 300),
+            timer("c#1", "CARD", 100),
+            timer("c#2", "CARD", 200),
+            timer("c#9", "CARD", 900),
+            timer("a#1", "ALERT", 50),
+        ] {
+            st.put(it, Cond::None).await.unwrap();
+        }
+        // Not in the index: no timer.
+        st.put(item("c#0", "CONV"), Cond::None).await.unwrap();
+        let pks = |items: Vec<Item>| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| i["pk"].as_str().unwrap_or("?").to_string())
+                .collect()
+        };
+        assert_eq!(
+            pks(st.query_due("CARD", 300, 10).await.unwrap()),
+            ["c#1", "c#2", "c#3"]
+        );
+        assert_eq!(
+            pks(st.query_due("CARD", 300, 2).await.unwrap()),
+            ["c#1", "c#2"]
+        );
+        assert_eq!(pks(st.query_due("ALERT", 1000, 10).await.unwrap()), ["a#1"]);
+        assert!(st.query_due("CARD", 99, 10).await.unwrap().is_empty());
+        // A timer cleared (the item saved without it) leaves the index.
+        st.put(item("c#1", "CONV"), Cond::None).await.unwrap();
+        assert_eq!(
+            pks(st.query_due("CARD", 300, 10).await.unwrap()),
+            ["c#2", "c#3"]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dynamodb_table_made_before_the_timer_index_gets_it() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let client = dynamodb_client().await;
+    let table = unique_name("store-test-old");
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let st = DynamoStore::new(client, table);
+    assert!(st.query_due("CARD", 10, 10).await.is_err(), "no index yet");
+    st.create_table_if_missing().await.unwrap();
+    st.put(
+        with(
+            item("c#1", "CONV"),
+            &[(DUEPK, s("CARD")), (DUEAT, Attr::N(5))],
+        ),
+        Cond::None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(st.query_due("CARD", 10, 10).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Lambda `delivery-worker`: runs the jobs the HTTP functions put on the SQS FIFO queue
-//! (Slack posts, inbox replies, commands), reporting failed items so SQS retries only those.
+//! (Slack posts, inbox replies, commands), reporting failed items so SQS retries only those;
+//! and, invoked by the scheduler every minute, the sweep that queues what is due.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -10,12 +10,12 @@ async fn main() -> Result<(), Error> {
     let app = shared::app::App::from_lambda()
         .await
         .map_err(|e| Error::from(e.to_string()))?;
-    lambda_runtime::run(service_fn(move |ev: LambdaEvent<SqsEvent>| {
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            Ok::<SqsBatchResponse, Error>(
-                shared::edge::worker::handle_sqs_batch(&app, ev.payload).await,
-            )
+            shared::edge::worker::handle_invocation(&app, ev.payload)
+                .await
+                .map_err(Error::from)
         }
     }))
     .await

@@ -101,7 +101,7 @@ impl Install {
 }
 
 /// The Slack side of one inbox conversation (thread).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ThreadMap {
     pub portal_id: String,
     pub thread_id: String,
@@ -115,6 +115,9 @@ pub struct ThreadMap {
     /// (`created_at` ms, id), so messages are posted in order and once.
     pub cursor_at: i64,
     pub cursor_id: String,
+    /// The ids of the messages handled last, newest last (at most 100): a message that turns
+    /// up in the inbox shortly after a newer one is still posted, once.
+    pub recent_ids: Vec<String>,
     pub status: String,
     pub assignee: Option<String>,
     /// Optimistic-concurrency version: each save must name the version it read.
@@ -130,6 +133,20 @@ pub struct ThreadMap {
     /// HubSpot's definition says cannot be used to find a contact. Not asked again while
     /// the thread carries that id; a new id (the visitor became a contact) is looked up.
     pub not_a_contact: Option<String>,
+    /// The inbox's `after` token of the messages page that holds the cursor: the next sync
+    /// reads from there, so a visitor message costs one page however long the conversation
+    /// (contracts/hubspot.md: messages are paged by `after`). None: from the first page.
+    pub page_after: Option<String>,
+    /// When the thread itself (status, assignee, inbox) was last read from the inbox (epoch
+    /// s): a message-only event trusts what is stored for `REFRESH_SECS` after that.
+    pub refreshed_at: i64,
+    /// The card as last built (JSON of `Card`, encrypted in the table: it holds the
+    /// visitor's first message), so a message-only event updates it without the inbox.
+    pub card: Option<String>,
+    /// When the card last went to Slack (epoch s), and when a coalesced update of what
+    /// changes often (last reply, first response) is due; None when nothing is pending.
+    pub card_shown_at: i64,
+    pub card_due_at: Option<i64>,
 }
 
 impl ThreadMap {
@@ -227,6 +244,7 @@ mod tests {
             ],
             move_notice_pending: false,
             not_a_contact: None,
+            ..Default::default()
         };
         assert_eq!(map.channel_of("1700000100.000009"), "C1");
         assert_eq!(map.channel_of("1700000199.999999"), "C1");

@@ -106,6 +106,8 @@ pub enum HubSpotAction {
     Sync {
         portal_id: String,
         thread_id: String,
+        /// A new message only: the thread itself may be as stored.
+        messages_only: bool,
     },
     /// The conversation was deleted (archived) or permanently deleted.
     Delete {
@@ -125,10 +127,18 @@ impl HubSpotEvent {
         };
         let (portal_id, thread_id) = (portal.clone(), thread.clone());
         match self.subscription_type.as_deref() {
-            Some("conversation.creation") | Some("conversation.newMessage") => {
+            Some(kind @ ("conversation.creation" | "conversation.newMessage")) => {
                 HubSpotAction::Sync {
                     portal_id,
                     thread_id,
+                    // A message of the chat only; the inbox also reports changes to the
+                    // thread as messages (a move to another inbox: THREAD_INBOX_CHANGE),
+                    // and those, or a type not given, read the thread.
+                    messages_only: kind == "conversation.newMessage"
+                        && matches!(
+                            self.message_type.as_deref(),
+                            Some("MESSAGE" | "COMMENT" | "WELCOME_MESSAGE")
+                        ),
                 }
             }
             Some("conversation.propertyChange") => match self.property_name.as_deref() {
@@ -137,6 +147,7 @@ impl HubSpotEvent {
                     HubSpotAction::Sync {
                         portal_id,
                         thread_id,
+                        messages_only: false,
                     }
                 }
                 other => ignore(&format!(
@@ -593,7 +604,8 @@ mod tests {
             evs[0].action(),
             HubSpotAction::Sync {
                 portal_id: "22761544".into(),
-                thread_id: "3624100517".into()
+                thread_id: "3624100517".into(),
+                messages_only: true,
             }
         );
     }

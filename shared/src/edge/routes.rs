@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::edge::inbound::{self, HubSpotAction, Interaction, SlackEnvelope};
 use crate::edge::verify;
 use crate::flows::connect::{self, Step};
-use crate::queue::Job;
+use crate::queue::{Job, SyncReason};
 use crate::support::http::{Request, Response, MAX_BODY_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,9 +215,15 @@ async fn hubspot_webhook(app: &App, req: &Request) -> Response {
             HubSpotAction::Sync {
                 portal_id,
                 thread_id,
+                messages_only,
             } => Job::SyncConversation {
                 portal_id,
                 thread_id,
+                reason: if messages_only {
+                    SyncReason::Messages
+                } else {
+                    SyncReason::Full
+                },
             },
             HubSpotAction::Delete {
                 portal_id,
@@ -240,11 +246,15 @@ async fn hubspot_webhook(app: &App, req: &Request) -> Response {
             }
         }
         match jobs.iter_mut().find(|(j, _)| j.group() == job.group()) {
-            Some(existing) => {
-                if matches!(job, Job::DeleteConversation { .. }) {
-                    *existing = (job, ev.dedup_key());
-                }
-            }
+            Some(existing) => match (&mut existing.0, &job) {
+                (_, Job::DeleteConversation { .. }) => *existing = (job, ev.dedup_key()),
+                // A batch with a new message and a status change reads the thread too.
+                (
+                    Job::SyncConversation { reason, .. },
+                    Job::SyncConversation { reason: more, .. },
+                ) => *reason = reason.merge(*more),
+                _ => {}
+            },
             None => jobs.push((job, ev.dedup_key())),
         }
     }

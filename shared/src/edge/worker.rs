@@ -333,7 +333,8 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
         Job::SyncConversation {
             portal_id,
             thread_id,
-        } => crate::flows::inbox_to_slack::sync_conversation(app, portal_id, thread_id).await,
+            reason,
+        } => crate::flows::inbox_to_slack::sync(app, portal_id, thread_id, *reason).await,
         Job::DeleteConversation {
             portal_id,
             thread_id,
@@ -670,6 +671,28 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
 /// Receive count at which the worker gives up (the queue's redrive policy moves the message
 /// to the dead-letter queue at the same count; template.yaml maxReceiveCount).
 pub const MAX_RECEIVES: u32 = 5;
+
+/// What the delivery worker is invoked with: an SQS batch (answered with the failed items),
+/// or the scheduler's `{"sweep": true}` (template.yaml `SweepSchedule`), which queues what
+/// is due. A failed sweep is an error for the scheduler's log; the next minute's retries it.
+pub async fn handle_invocation(
+    app: &App,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    if event.get("sweep").is_some() {
+        crate::support::metrics::set_function("delivery-worker");
+        return match crate::flows::timers::sweep(app).await {
+            Ok(swept) => Ok(serde_json::to_value(swept).unwrap_or_default()),
+            Err(e) => {
+                tracing::error!(error = %e, "sweep failed; the next one takes what is due");
+                Err(e.to_string())
+            }
+        };
+    }
+    let batch: SqsEvent = serde_json::from_value(event)
+        .map_err(|e| format!("neither an SQS batch nor a sweep: {e}"))?;
+    serde_json::to_value(handle_sqs_batch(app, batch).await).map_err(|e| e.to_string())
+}
 
 /// The delivery worker: runs each SQS record's job; failures are reported per item so SQS
 /// retries only those (and, FIFO, holds back the rest of their group).

@@ -7,3 +7,4 @@ pub mod connect;
 pub mod home;
 pub mod inbox_to_slack;
 pub mod slack_to_inbox;
+pub mod timers;

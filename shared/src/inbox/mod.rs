@@ -26,6 +26,17 @@ pub trait Inbox: Send + Sync {
         token: &Secret,
         conversation: &str,
     ) -> Result<Vec<Message>, InboxError>;
+    /// The messages from an inbox page token seen earlier onward (oldest first), and the
+    /// token of the last page read, so the next read starts there: what a sync reads stays
+    /// one page however long the conversation. Without paging: every message, no token.
+    async fn messages_from(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        _from: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), InboxError> {
+        Ok((self.messages(token, conversation).await?, None))
+    }
     /// Sends a reply or a note; answers the message as the inbox stored it.
     async fn send(
         &self,

@@ -24,6 +24,9 @@ pub enum Job {
     SyncConversation {
         portal_id: String,
         thread_id: String,
+        /// What asked for it: what the sync may skip (absent in older jobs: a full sync).
+        #[serde(default, skip_serializing_if = "SyncReason::is_full")]
+        reason: SyncReason,
     },
     /// The conversation was deleted (or privacy-deleted) in the inbox.
     DeleteConversation {
@@ -139,6 +142,7 @@ impl Job {
             Job::SyncConversation {
                 portal_id,
                 thread_id,
+                ..
             }
             | Job::DeleteConversation {
                 portal_id,
@@ -250,6 +254,36 @@ impl JobError {
 #[derive(Debug, thiserror::Error)]
 #[error("could not enqueue: {0}")]
 pub struct QueueError(pub String);
+
+/// Why a conversation is synced, which decides what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncReason {
+    /// Anything that may change the thread itself (a new chat, its status, assignee or
+    /// inbox, a redraw): the thread and its newest messages are read.
+    #[default]
+    Full,
+    /// Only new messages (`conversation.newMessage`): the thread as stored is trusted for a
+    /// few minutes, so only the newest messages page is read.
+    Messages,
+    /// The card's coalesced update is due: nothing is read from the inbox.
+    CardDue,
+}
+
+impl SyncReason {
+    pub fn is_full(&self) -> bool {
+        *self == SyncReason::Full
+    }
+
+    /// Two reasons for one conversation in one batch: the one that reads more.
+    pub fn merge(self, other: SyncReason) -> SyncReason {
+        match (self, other) {
+            (SyncReason::Full, _) | (_, SyncReason::Full) => SyncReason::Full,
+            (SyncReason::Messages, _) | (_, SyncReason::Messages) => SyncReason::Messages,
+            _ => SyncReason::CardDue,
+        }
+    }
+}
 
 /// The producer side.
 #[async_trait]
@@ -590,6 +624,7 @@ mod tests {
         Job::SyncConversation {
             portal_id: "1".into(),
             thread_id: t.into(),
+            reason: SyncReason::Full,
         }
     }
 

@@ -111,6 +111,7 @@ mod tests {
             assignee_available: None,
             last_reply: None,
             first_response_secs: None,
+            first_in_ms: None,
         };
         let (text, blocks) = message(&card, "https://acme.slack.com/archives/C1/p1");
         limits::check(&blocks, false).unwrap();

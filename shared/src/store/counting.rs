@@ -72,6 +72,15 @@ impl Store for CountingStore {
         self.counts.query_index.fetch_add(1, Ordering::SeqCst);
         self.inner.query_portal_index(gsi1pk).await
     }
+    async fn query_due(
+        &self,
+        duepk: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.counts.query_index.fetch_add(1, Ordering::SeqCst);
+        self.inner.query_due(duepk, until, limit).await
+    }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.counts.transact.fetch_add(1, Ordering::SeqCst);
         self.inner.transact(writes).await

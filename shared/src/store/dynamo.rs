@@ -7,13 +7,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, IndexStatus,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
-use super::{key_of, Attr, Cond, Item, Store, StoreError, Write, GSI1, GSI1PK, PK, SK, TTL};
+use super::{
+    key_of, Attr, Cond, Item, Store, StoreError, Write, DUE, DUEAT, DUEPK, GSI1, GSI1PK, PK, SK,
+    TTL,
+};
 
 /// DynamoDB's limit on the number of writes in one TransactWriteItems call.
 const MAX_TRANSACT: usize = 100;
@@ -45,16 +49,28 @@ impl DynamoStore {
                 .build()
                 .map_err(build_err)
         };
-        let attr = |name: &str| {
+        let typed = |name: &str, t: ScalarAttributeType| {
             AttributeDefinition::builder()
                 .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_type(t)
                 .build()
                 .map_err(build_err)
         };
+        let attr = |name: &str| typed(name, ScalarAttributeType::S);
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
             .key_schema(key(GSI1PK, KeyType::Hash)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(build_err)?;
+        let due = GlobalSecondaryIndex::builder()
+            .index_name(DUE)
+            .key_schema(key(DUEPK, KeyType::Hash)?)
+            .key_schema(key(DUEAT, KeyType::Range)?)
             .projection(
                 Projection::builder()
                     .projection_type(ProjectionType::All)
@@ -71,7 +87,10 @@ impl DynamoStore {
             .attribute_definitions(attr(PK)?)
             .attribute_definitions(attr(SK)?)
             .attribute_definitions(attr(GSI1PK)?)
+            .attribute_definitions(attr(DUEPK)?)
+            .attribute_definitions(typed(DUEAT, ScalarAttributeType::N)?)
             .global_secondary_indexes(gsi)
+            .global_secondary_indexes(due.clone())
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await;
@@ -83,6 +102,41 @@ impl DynamoStore {
             Err(e) => return Err(backend("CreateTable", e)),
         }
         self.wait_active().await?;
+        // A table made before the timer index gets it (the template adds it on AWS).
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| backend("DescribeTable", e))?;
+        let has_due = described.table().is_some_and(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .any(|g| g.index_name() == Some(DUE))
+        });
+        let due_index = due;
+        if !has_due {
+            // The index as a new table has it.
+            let create = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(DUE)
+                .set_key_schema(Some(due_index.key_schema().to_vec()))
+                .set_projection(due_index.projection().cloned())
+                .build()
+                .map_err(build_err)?;
+            self.client
+                .update_table()
+                .table_name(&self.table)
+                .attribute_definitions(attr(DUEPK)?)
+                .attribute_definitions(typed(DUEAT, ScalarAttributeType::N)?)
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                )
+                .send()
+                .await
+                .map_err(|e| backend("UpdateTable", e))?;
+            self.wait_active().await?;
+        }
 
         // UpdateTimeToLive fails when TTL is already on, so look first.
         let ttl = self
@@ -270,6 +324,33 @@ impl Store for DynamoStore {
             .value(":g", AttributeValue::S(gsi1pk.into()));
         self.query_all("Query(gsi1)", Some(GSI1), "#g = :g", expr)
             .await
+    }
+
+    async fn query_due(
+        &self,
+        duepk: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE)
+            .key_condition_expression("#p = :p AND #a <= :t")
+            .expression_attribute_names("#p", DUEPK)
+            .expression_attribute_names("#a", DUEAT)
+            .expression_attribute_values(":p", AttributeValue::S(duepk.into()))
+            .expression_attribute_values(":t", AttributeValue::N(until.to_string()))
+            .scan_index_forward(true)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| backend("Query(due)", e))?;
+        page.items()
+            .iter()
+            .map(|it| from_av_map(it.clone()))
+            .collect()
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {

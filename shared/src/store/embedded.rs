@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::dynamo::checked_key;
-use super::{is_expired, key_of, Attr, Cond, Item, Store, StoreError, Write, GSI1PK, PK};
+use super::{
+    is_expired, key_of, Attr, Cond, Item, Store, StoreError, Write, DUEAT, DUEPK, GSI1PK, PK,
+};
 
 type Key = (String, String);
 type Table = BTreeMap<Key, Item>;
@@ -130,6 +132,25 @@ impl Store for EmbeddedStore {
             .filter(|it| matches!(it.get(GSI1PK), Some(Attr::S(g)) if g == gsi1pk))
             .cloned()
             .collect())
+    }
+
+    async fn query_due(
+        &self,
+        duepk: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let table = self.lock();
+        let mut due: Vec<(i64, Item)> = table
+            .values()
+            .filter(|it| matches!(it.get(DUEPK), Some(Attr::S(g)) if g == duepk))
+            .filter_map(|it| match it.get(DUEAT) {
+                Some(Attr::N(at)) if *at <= until => Some((*at, it.clone())),
+                _ => None,
+            })
+            .collect();
+        due.sort_by_key(|(at, _)| *at);
+        Ok(due.into_iter().take(limit).map(|(_, it)| it).collect())
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {

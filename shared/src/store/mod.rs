@@ -25,6 +25,12 @@ pub const SK: &str = "sk";
 pub const GSI1PK: &str = "gsi1pk";
 /// Name of the portal index.
 pub const GSI1: &str = "gsi1";
+/// The timer index (GSI "due"), sparse: only an item with something due later carries
+/// `duepk` (the kind of timer) and `dueat` (epoch seconds), so the sweep finds what is due
+/// with one Query, not a Scan.
+pub const DUEPK: &str = "duepk";
+pub const DUEAT: &str = "dueat";
+pub const DUE: &str = "due";
 /// Epoch seconds after which the item is dead. DynamoDB deletes such items lazily (up to days
 /// later), so every read treats an item past its `ttl` as absent.
 pub const TTL: &str = "ttl";
@@ -121,6 +127,14 @@ pub trait Store: Send + Sync {
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError>;
     /// Items whose `gsi1pk` equals `gsi1pk` (the portal index), in no particular order.
     async fn query_portal_index(&self, gsi1pk: &str) -> Result<Vec<Item>, StoreError>;
+    /// Items of the timer index with `duepk` = `duepk` and `dueat` <= `until`, at most
+    /// `limit`, soonest first.
+    async fn query_due(
+        &self,
+        duepk: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError>;
     /// Applies all writes or none (at most 100, distinct keys). A failed condition anywhere
     /// gives `ConditionFailed` and no write.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;

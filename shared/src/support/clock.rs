@@ -35,3 +35,21 @@ impl Clock for FixedClock {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// The system clock moved forward by what the test says (`advance`): what a deployed
+/// bundle sees minutes later, while requests signed "now" by this clock still verify.
+#[derive(Default)]
+pub struct OffsetClock(std::sync::atomic::AtomicI64);
+
+impl OffsetClock {
+    pub fn advance_secs(&self, secs: i64) {
+        self.0
+            .fetch_add(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -77,8 +77,16 @@ pub const MAX_TEXT: usize = limits::TEXT;
 /// Names (visitors, agents, owners) are cut to this many chars wherever they are shown.
 pub const NAME: usize = 200;
 
+/// Separates a card key's urgent part from the rest (a byte no status or id holds).
+const LAZY: char = '\u{1f}';
+
+/// The urgent part of a key made by `Card::key` (all of a key made before the split).
+pub fn urgent_part(key: &str) -> &str {
+    key.split(LAZY).next().unwrap_or(key)
+}
+
 /// The assignee as the card shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Person {
     pub user_id: Option<String>,
     pub name: String,
@@ -86,8 +94,9 @@ pub struct Person {
     pub slack_user: Option<String>,
 }
 
-/// Everything the notification card shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything the notification card shows (kept with the conversation as JSON, so a card
+/// can be brought up to date without reading the inbox again).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Card {
     pub portal_id: String,
     pub thread_id: String,
@@ -103,6 +112,10 @@ pub struct Card {
     pub last_reply: Option<(String, i64)>,
     /// Seconds from the visitor's first message to the first agent answer.
     pub first_response_secs: Option<i64>,
+    /// When the visitor's first message came (epoch ms): not shown, kept so the first
+    /// response time can be told from a later page of messages.
+    #[serde(default)]
+    pub first_in_ms: Option<i64>,
 }
 
 /// "2m 5s", "1h 3m", "45s".
@@ -116,17 +129,12 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 impl Card {
-    /// A compact fingerprint of what is shown, to know when `chat.update` is needed.
+    /// A compact fingerprint of what is shown, to know when `chat.update` is needed: what
+    /// must show at once (`urgent_key`), then what may wait for a coalesced update.
     pub fn key(&self) -> String {
-        let a = self.assignee.as_ref();
         format!(
-            "{}|{}|{}|{}|{}|{}",
-            self.status,
-            a.and_then(|p| p.user_id.clone()).unwrap_or_default(),
-            a.and_then(|p| p.slack_user.clone()).unwrap_or_default(),
-            self.assignee_available
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
+            "{}{LAZY}{}|{}",
+            self.urgent_key(),
             self.last_reply
                 .as_ref()
                 .map(|(w, t)| format!("{w}@{t}"))
@@ -134,6 +142,20 @@ impl Card {
             self.first_response_secs
                 .map(|s| s.to_string())
                 .unwrap_or_default()
+        )
+    }
+
+    /// Status, assignee and what the Claim button depends on: shown as soon as it changes.
+    pub fn urgent_key(&self) -> String {
+        let a = self.assignee.as_ref();
+        format!(
+            "{}|{}|{}|{}",
+            self.status,
+            a.and_then(|p| p.user_id.clone()).unwrap_or_default(),
+            a.and_then(|p| p.slack_user.clone()).unwrap_or_default(),
+            self.assignee_available
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
         )
     }
 
@@ -325,6 +347,7 @@ mod tests {
             assignee_available: None,
             last_reply: None,
             first_response_secs: None,
+            first_in_ms: None,
         }
     }
 

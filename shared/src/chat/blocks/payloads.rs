@@ -98,6 +98,7 @@ fn card(g: &mut Gen) -> Card {
         assignee_available: [None, Some(true), Some(false)][g.below(3) as usize],
         last_reply: g.opt(200).map(|w| (w, 1_764_237_600)),
         first_response_secs: (g.below(2) == 0).then(|| g.below(100_000) as i64),
+        first_in_ms: None,
     }
 }
 

@@ -82,6 +82,37 @@ impl HubSpotApi {
         token: &Secret,
         thread_id: &str,
     ) -> Result<Vec<Message>, HubSpotError> {
+        Ok(self.list_messages_from(token, thread_id, None).await?.0)
+    }
+
+    /// The messages from the page that `from` (a `paging.next.after` token seen earlier)
+    /// starts, to the end, sorted and deduplicated as `list_messages`; and the token the last
+    /// of those pages started at (None: the first page), for the next read to start there.
+    /// A token the inbox no longer takes (HTTP 400) means a read from the first page.
+    pub async fn list_messages_from(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+        from: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), HubSpotError> {
+        match self.read_message_pages(token, thread_id, from).await {
+            Err(HubSpotError::Api { status: 400, .. }) if from.is_some() => {
+                tracing::info!(
+                    conversation = thread_id,
+                    "hubspot list_messages: page token refused; reading from the first page"
+                );
+                self.read_message_pages(token, thread_id, None).await
+            }
+            other => other,
+        }
+    }
+
+    async fn read_message_pages(
+        &self,
+        token: &Secret,
+        thread_id: &str,
+        from: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), HubSpotError> {
         #[derive(Deserialize)]
         struct Page {
             #[serde(default, deserialize_with = "null_default")]
@@ -102,7 +133,7 @@ impl HubSpotApi {
 
         let url = format!("{}/messages", self.thread_url(thread_id)?);
         let mut messages = Vec::new();
-        let mut after: Option<String> = None;
+        let mut after: Option<String> = from.map(str::to_string);
         let mut pages = 0;
         loop {
             let mut query = vec![("limit", PAGE_LIMIT.to_string())];
@@ -141,7 +172,7 @@ impl HubSpotApi {
                 .then_with(|| a.id.cmp(&b.id))
         });
         messages.dedup_by(|a, b| a.id == b.id);
-        Ok(messages)
+        Ok((messages, after))
     }
 
     pub async fn get_message(

@@ -163,6 +163,14 @@ impl Inbox for HubSpotApi {
     ) -> Result<Vec<Message>, InboxError> {
         self.list_messages(token, conversation).await
     }
+    async fn messages_from(
+        &self,
+        token: &Secret,
+        conversation: &str,
+        from: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), InboxError> {
+        self.list_messages_from(token, conversation, from).await
+    }
     async fn send(
         &self,
         token: &Secret,

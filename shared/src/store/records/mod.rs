@@ -13,6 +13,7 @@ use crate::support::crypto::TokenCipher;
 use crate::support::secret::Secret;
 
 mod ephemeral;
+mod threads;
 
 type R<T> = Result<T, StoreError>;
 
@@ -62,6 +63,8 @@ pub mod keys {
     pub fn route(portal: &str, inbox: &str) -> (String, String) {
         (format!("ROUTE#{portal}"), format!("INBOX#{inbox}"))
     }
+    /// The timer index's partition of conversations whose card has an update pending.
+    pub const DUE_CARD: &str = "CARD";
     pub fn dead_letter(portal: &str, at: i64, id: &str) -> (String, String) {
         (format!("DEAD#{portal}"), format!("{at:020}#{id}"))
     }
@@ -523,172 +526,6 @@ impl Records {
             n += 1;
         }
         Ok(n)
-    }
-
-    // ---- thread mappings ----
-
-    fn thread_item(&self, t: &ThreadMap, version: i64) -> Item {
-        let mut it = item(keys::conv_pk(&t.portal_id, &t.thread_id), keys::CONV_SK);
-        it.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
-        it.insert("portal_id".into(), s(t.portal_id.clone()));
-        it.insert("thread_id".into(), s(t.thread_id.clone()));
-        it.insert("team_id".into(), s(t.team_id.clone()));
-        it.insert("channel_id".into(), s(t.channel_id.clone()));
-        it.insert("parent_ts".into(), s(t.parent_ts.clone()));
-        put_opt_s(&mut it, "first_message_id", &t.first_message_id);
-        it.insert("cursor_at".into(), Attr::N(t.cursor_at));
-        it.insert("cursor_id".into(), s(t.cursor_id.clone()));
-        it.insert("status".into(), s(t.status.clone()));
-        put_opt_s(&mut it, "assignee", &t.assignee);
-        it.insert("version".into(), Attr::N(version));
-        put_opt_s(&mut it, "inbox_id", &t.inbox_id);
-        if !t.earlier.is_empty() {
-            // Channel ids and Slack timestamps hold neither ' ' nor ','.
-            let e: Vec<String> = t
-                .earlier
-                .iter()
-                .map(|(c, ts)| format!("{c} {ts}"))
-                .collect();
-            it.insert("earlier".into(), s(e.join(",")));
-        }
-        put_opt_s(&mut it, "not_a_contact", &t.not_a_contact);
-        if t.move_notice_pending {
-            it.insert("move_notice_pending".into(), Attr::Bool(true));
-        }
-        it
-    }
-
-    fn thread_from(it: &Item) -> R<ThreadMap> {
-        Ok(ThreadMap {
-            portal_id: get_s(it, "portal_id")?,
-            thread_id: get_s(it, "thread_id")?,
-            team_id: get_s(it, "team_id")?,
-            channel_id: get_s(it, "channel_id")?,
-            parent_ts: get_s(it, "parent_ts")?,
-            first_message_id: opt_s(it, "first_message_id"),
-            cursor_at: opt_n(it, "cursor_at").unwrap_or(0),
-            cursor_id: opt_s(it, "cursor_id").unwrap_or_default(),
-            status: opt_s(it, "status").unwrap_or_default(),
-            assignee: opt_s(it, "assignee"),
-            version: get_n(it, "version")?,
-            inbox_id: opt_s(it, "inbox_id"),
-            earlier: opt_s(it, "earlier")
-                .map(|e| {
-                    e.split(',')
-                        .filter_map(|p| p.split_once(' '))
-                        .map(|(c, ts)| (c.to_string(), ts.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            move_notice_pending: matches!(it.get("move_notice_pending"), Some(Attr::Bool(true))),
-            not_a_contact: opt_s(it, "not_a_contact"),
-        })
-    }
-
-    /// The pointer from the Slack thread (`t`'s current notification) to the conversation.
-    fn reverse_item(t: &ThreadMap) -> Item {
-        let (rpk, rsk) = keys::slack_thread(&t.team_id, &t.channel_id, &t.parent_ts);
-        let mut reverse = item(rpk, rsk);
-        reverse.insert(GSI1PK.into(), s(keys::portal_index(&t.portal_id)));
-        reverse.insert("portal_id".into(), s(t.portal_id.clone()));
-        reverse.insert("thread_id".into(), s(t.thread_id.clone()));
-        reverse
-    }
-
-    /// Creates the mapping (both directions) when none exists: first writer wins.
-    /// Returns false, writing nothing, when the conversation already has a thread.
-    pub async fn create_thread(&self, t: &ThreadMap) -> R<bool> {
-        let reverse = Self::reverse_item(t);
-        let res = self
-            .store
-            .transact(vec![
-                Write::Put {
-                    item: self.thread_item(t, 1),
-                    cond: Cond::NotExists,
-                },
-                Write::Put {
-                    item: reverse,
-                    cond: Cond::None,
-                },
-            ])
-            .await;
-        match res {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub async fn get_thread(&self, portal: &str, thread: &str) -> R<Option<ThreadMap>> {
-        let it = self
-            .store
-            .get(&keys::conv_pk(portal, thread), keys::CONV_SK)
-            .await?;
-        it.as_ref().map(Self::thread_from).transpose()
-    }
-
-    /// The conversation whose notification is the Slack message `ts` in `channel`.
-    pub async fn thread_for_slack(
-        &self,
-        team: &str,
-        channel: &str,
-        ts: &str,
-    ) -> R<Option<ThreadMap>> {
-        let Some(p) = self.get_item(keys::slack_thread(team, channel, ts)).await? else {
-            return Ok(None);
-        };
-        self.get_thread(&get_s(&p, "portal_id")?, &get_s(&p, "thread_id")?)
-            .await
-    }
-
-    /// Saves `t` when the stored version is still `t.version` (optimistic concurrency).
-    /// Returns the saved mapping (version + 1), or None when another writer got there first.
-    pub async fn save_thread(&self, t: &ThreadMap) -> R<Option<ThreadMap>> {
-        let next = t.version + 1;
-        match self
-            .store
-            .put(
-                self.thread_item(t, next),
-                Cond::Equals("version".into(), Attr::N(t.version)),
-            )
-            .await
-        {
-            Ok(()) => Ok(Some(ThreadMap {
-                version: next,
-                ..t.clone()
-            })),
-            Err(StoreError::ConditionFailed) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Moves the conversation's notification to `t.channel_id`/`t.parent_ts` (its previous
-    /// one already pushed onto `t.earlier`) when the stored version is still `t.version`,
-    /// and links the new Slack thread to it. The earlier threads stay linked.
-    pub async fn move_thread(&self, t: &ThreadMap) -> R<Option<ThreadMap>> {
-        let next = t.version + 1;
-        let reverse = Self::reverse_item(t);
-        let res = self
-            .store
-            .transact(vec![
-                Write::Put {
-                    item: self.thread_item(t, next),
-                    cond: Cond::Equals("version".into(), Attr::N(t.version)),
-                },
-                Write::Put {
-                    item: reverse,
-                    cond: Cond::None,
-                },
-            ])
-            .await;
-        match res {
-            Ok(()) => Ok(Some(ThreadMap {
-                version: next,
-                ..t.clone()
-            })),
-            Err(StoreError::ConditionFailed) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     // ---- routing by inbox ----

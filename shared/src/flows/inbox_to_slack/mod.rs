@@ -1,0 +1,894 @@
+//! Inbox to Slack: one notification per live chat, kept current, and every later message
+//! mirrored into its thread in order and once.
+//!
+//! `sync_conversation` is state-based: whatever webhook triggered it, it reads the
+//! conversation from the inbox and brings Slack up to date. Duplicate, late or out-of-order
+//! webhooks therefore cost a read and change nothing, and a sync after an outage catches up.
+//! Concurrency: a lease per conversation (a conditional write) lets one sync run at a time;
+//! creating the thread mapping is first-writer-wins; each mirrored message is recorded with a
+//! conditional write, so it is posted once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::chat::blocks::card::{Card, Person};
+use crate::chat::blocks::messages::{sender_name, thread_text};
+use crate::chat::slack::{Class as SlackClass, SlackError};
+use crate::domain::{
+    Attachment, Conversation, InboxError, Install, InstallStatus, Message, ThreadMap,
+};
+use crate::queue::{JobError, SyncReason};
+use crate::services::failures::{hubspot_failure, slack_failure};
+use crate::services::links::inbox_link;
+use crate::support::secret::Secret;
+use card_state::Show;
+
+mod card_state;
+mod delete;
+mod moves;
+
+pub use delete::delete_conversation;
+use moves::{announce_move, channel_unusable, follow_inbox_move, unroute, Destination};
+
+const LEASE_SECS: i64 = 60;
+
+fn is_from_slack(app: &App, m: &Message) -> bool {
+    match (&m.sent_by_app, &app.settings.hubspot_app_id) {
+        (Some(app_id), Some(ours)) => app_id == ours,
+        _ => false,
+    }
+}
+
+/// The message with the size of each attachment the inbox names by file id only, from the
+/// file manager (scope `files`). Best effort: a size that can't be read is left out, and the
+/// link still goes.
+async fn with_sizes(app: &App, token: &Secret, m: &Message) -> Message {
+    let mut m = m.clone();
+    for a in m.attachments.iter_mut() {
+        // Only files have a size, and only the file manager knows it.
+        let Attachment::File {
+            file_id: Some(id),
+            size: size @ None,
+            ..
+        } = a
+        else {
+            continue;
+        };
+        match app.inbox.file_size(token, id).await {
+            Ok(Some(n)) => *size = Some(n),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "attachment size not read"),
+        }
+    }
+    m
+}
+
+async fn person(
+    app: &App,
+    token: &Secret,
+    portal: &str,
+    uid: &str,
+) -> Result<Option<Person>, JobError> {
+    let owner = crate::services::lookups::owner_by_user_id(app, portal, token, uid)
+        .await
+        .map_err(hubspot_failure)?;
+    let mapped = app
+        .records
+        .user_for_inbox(portal, uid)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    Ok(Some(Person {
+        user_id: Some(uid.to_string()),
+        name: owner
+            .as_ref()
+            .map(|o| o.display_name())
+            .unwrap_or_else(|| format!("HubSpot user {uid}")),
+        email: owner.as_ref().and_then(|o| o.email.clone()),
+        slack_user: mapped.map(|m| m.slack_user_id),
+    }))
+}
+
+/// The card, and the thread's `associatedContactId` when it turned out not to be a CRM
+/// contact (to be remembered on the conversation, so it is not asked again).
+async fn build_card(
+    app: &App,
+    token: &Secret,
+    portal: &str,
+    thread: &Conversation,
+    messages: &[Message],
+    old: Option<&Card>,
+    known_not_contact: Option<&str>,
+) -> Result<(Card, Option<String>), JobError> {
+    // A card built before knows the first message, which a later page may not hold.
+    let first = messages.iter().find(|m| m.is_from_visitor());
+    let (first_message, visitor) = match old.filter(|c| !c.first_message.is_empty()) {
+        Some(c) => (c.first_message.clone(), c.visitor.clone()),
+        None => (
+            first.and_then(|m| m.text.clone()).unwrap_or_default(),
+            first.map(sender_name).unwrap_or_else(|| "Visitor".into()),
+        ),
+    };
+    let assignee = match thread.assignee_user_id.as_deref() {
+        Some(uid) => person(app, token, portal, uid).await?,
+        None => None,
+    };
+    // `associatedContactId` is a visitor id until the visitor becomes a contact, and the
+    // definitions give no way to tell the two apart (HubSpot-public-api-spec-collection,
+    // Conversations 2026-09, PublicThread; contracts/hubspot.md): the CRM is asked once,
+    // and an id it does not know is not asked again for this conversation.
+    let lookup = thread
+        .contact_id
+        .as_deref()
+        .filter(|c| Some(*c) != known_not_contact);
+    let (contact, not_contact) = match lookup {
+        Some(c) => {
+            match crate::services::lookups::contact(app, portal, token, c, thread.created_at_ms)
+                .await
+            {
+                Ok(Some(contact)) => (Some(contact), None),
+                Ok(None) => {
+                    tracing::info!(portal, conversation = %thread.id, "the thread's contact id is not a CRM contact (a visitor id); not asked again");
+                    (None, Some(c.to_string()))
+                }
+                Err(e) if e.is_retryable() => return Err(hubspot_failure(e)),
+                // Refused (a scope missing, say): show no owner, ask again next time.
+                Err(_) => (None, None),
+            }
+        }
+        None => (None, None),
+    };
+    let contact_owner = match contact.as_ref().and_then(|c| c.owner_id.as_deref()) {
+        Some(owner_id) => crate::services::lookups::owner_by_id(app, portal, token, owner_id)
+            .await
+            .map_err(hubspot_failure)?
+            .map(|o| o.display_name()),
+        None => None,
+    };
+    let assignee_available = match assignee.as_ref().and_then(|p| p.user_id.as_deref()) {
+        Some(uid) => app
+            .records
+            .list_availability(portal)
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().find(|a| a.inbox_user_id == uid))
+            .map(|a| a.available),
+        None => None,
+    };
+    let mut card = Card {
+        last_reply: old.and_then(|c| c.last_reply.clone()),
+        first_response_secs: old.and_then(|c| c.first_response_secs),
+        first_in_ms: old.and_then(|c| c.first_in_ms),
+        portal_id: portal.to_string(),
+        thread_id: thread.id.clone(),
+        first_message,
+        visitor,
+        status: thread.status.as_str().to_string(),
+        // No API gives the page a chat started on: the contact's last page seen as of the
+        // chat's start, when the CRM knows it (contracts/hubspot-platform-2026.md).
+        page: contact.and_then(|c| c.last_page_seen),
+        assignee,
+        contact_owner,
+        inbox_url: inbox_link(app, portal, &thread.id),
+        assignee_available,
+    };
+    card_state::apply_messages(&mut card, messages);
+    Ok((card, not_contact))
+}
+
+/// How long a message-only sync trusts the thread (status, assignee, inbox) as stored:
+/// changes to those come as their own webhooks, so this only bounds how stale a missed one
+/// leaves the card.
+const REFRESH_SECS: i64 = 300;
+
+/// Brings the conversation's Slack side up to date (a full sync). Idempotent.
+pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Result<(), JobError> {
+    sync(app, portal, thread_id, SyncReason::Full).await
+}
+
+/// Brings the conversation's Slack side up to date, reading what `reason` needs: a full
+/// sync reads the thread and its newest messages page; a new message only the page (the
+/// thread as stored is trusted for `REFRESH_SECS`); a due card nothing. Idempotent.
+pub async fn sync(
+    app: &App,
+    portal: &str,
+    thread_id: &str,
+    reason: SyncReason,
+) -> Result<(), JobError> {
+    let log_skip = |reason: &str| {
+        tracing::info!(
+            portal,
+            conversation = thread_id,
+            reason,
+            "conversation not posted"
+        );
+        Ok(())
+    };
+    let mut install = match crate::services::slack_token::install_for_portal(app, portal).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return log_skip("no install for this portal"),
+        Err(e) => return Err(e),
+    };
+    if install.status == InstallStatus::Inactive {
+        return log_skip("install is inactive");
+    }
+    if !install.notifications_on {
+        return log_skip("notifications are off");
+    }
+    if let InstallStatus::NeedsAttention { .. } = install.status {
+        // Kept for later: once an admin fixes the channel, the next sync catches up.
+        return Err(JobError::Fatal(
+            "install needs attention; not posting".into(),
+        ));
+    }
+    let (Some(bot), Some(channel)) = (install.bot_token.clone(), install.channel_id.clone()) else {
+        return log_skip("install has no channel or tokens");
+    };
+    let Some(token) = crate::services::tokens::hubspot_token(app, &mut install).await? else {
+        return log_skip("install has no HubSpot token");
+    };
+    let owner = format!("{:x}", app.clock.now_ms()) + &random_suffix();
+    let lease = format!("conv:{portal}:{thread_id}");
+    let now = app.clock.now_secs();
+    match app
+        .records
+        .acquire_lease(&lease, &owner, LEASE_SECS, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(JobError::Retry {
+                reason: "another delivery holds this conversation".into(),
+                after: Some(Duration::from_millis(500)),
+            })
+        }
+        Err(e) => return Err(JobError::retry(e.to_string())),
+    }
+    let ctx = Sync {
+        app,
+        install: &install,
+        bot: &bot,
+        channel: &channel,
+        portal,
+        thread_id,
+        lease: (&lease, &owner),
+    };
+    let res = ctx.run(&token, reason).await;
+    // A sync that saved its work released the lease in the same write.
+    if !matches!(res, Ok(Released::Yes)) {
+        if let Err(e) = app.records.release_lease(&lease, &owner).await {
+            tracing::warn!(portal, conversation = thread_id, error = %e, "lease not released; it expires by itself");
+        }
+    }
+    res.map(|_| ())
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+/// Whether the sync's final write released the lease.
+enum Released {
+    Yes,
+    No,
+}
+
+/// One sync of one conversation, under its lease.
+struct Sync<'a> {
+    app: &'a App,
+    install: &'a Install,
+    bot: &'a Secret,
+    channel: &'a str,
+    portal: &'a str,
+    thread_id: &'a str,
+    lease: (&'a str, &'a str),
+}
+
+fn store_err(e: crate::store::StoreError) -> JobError {
+    JobError::retry(e.to_string())
+}
+
+/// The card kept with the conversation, when it can be read.
+fn kept_card(map: &ThreadMap) -> Option<Card> {
+    map.card
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+}
+
+impl Sync<'_> {
+    async fn run(&self, token: &Secret, reason: SyncReason) -> Result<Released, JobError> {
+        let (app, portal, thread_id) = (self.app, self.portal, self.thread_id);
+        let now = app.clock.now_secs();
+        let existing = app
+            .records
+            .get_thread(portal, thread_id)
+            .await
+            .map_err(store_err)?;
+        // What the conversation's record can stand in for: the thread as last read (for a
+        // few minutes), the card as last built.
+        if let Some((map, card)) = existing
+            .as_ref()
+            .and_then(|m| kept_card(m).map(|c| (m.clone(), c)))
+        {
+            let fresh = now - map.refreshed_at < REFRESH_SECS && !map.move_notice_pending;
+            match reason {
+                SyncReason::CardDue => {
+                    let read = map.clone();
+                    let map = self.show_card(map, &card, now).await?;
+                    return self.finish(map, &card, vec![], Some(&read)).await;
+                }
+                SyncReason::Messages if fresh => {
+                    return self.messages_only(token, map, card, now).await
+                }
+                _ => {}
+            }
+        } else if reason == SyncReason::CardDue {
+            return Ok(Released::No);
+        }
+        self.full(token, existing, now).await
+    }
+
+    /// A new message in a conversation read recently: its newest messages page only.
+    async fn messages_only(
+        &self,
+        token: &Secret,
+        map: ThreadMap,
+        mut card: Card,
+        now: i64,
+    ) -> Result<Released, JobError> {
+        let (messages, page) = self.read_messages(token, map.page_after.as_deref()).await?;
+        card_state::apply_messages(&mut card, &messages);
+        let read = map.clone();
+        let mut map = self.show_card(map, &card, now).await?;
+        let mirrored = match self.mirror(token, &mut map, &messages, None, false).await {
+            Ok(m) => m,
+            Err((mirrored, e)) => {
+                self.save_progress(map, &mirrored).await;
+                return Err(e);
+            }
+        };
+        map.page_after = page;
+        self.finish(map, &card, mirrored, Some(&read)).await
+    }
+
+    async fn read_messages(
+        &self,
+        token: &Secret,
+        from: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), JobError> {
+        let (app, thread_id) = (self.app, self.thread_id);
+        let mut token = token.clone();
+        let from = from.map(str::to_string);
+        crate::services::tokens::call(app, self.portal, &mut token, move |t| {
+            let from = from.clone();
+            async move {
+                app.inbox
+                    .messages_from(&t, thread_id, from.as_deref())
+                    .await
+            }
+        })
+        .await
+        .map_err(hubspot_failure)
+    }
+
+    /// Every message of `messages` not mirrored yet, oldest first, posted into the thread;
+    /// the cursor moved past each. `first_id`: the message the new card shows (recorded,
+    /// not posted). Answers what was posted, also when a post fails midway.
+    /// `legacy`: the mapping is from before the cursor was kept.
+    async fn mirror(
+        &self,
+        token: &Secret,
+        map: &mut ThreadMap,
+        messages: &[Message],
+        first_id: Option<&str>,
+        legacy: bool,
+    ) -> Result<Vec<(String, String)>, (Vec<(String, String)>, JobError)> {
+        let (app, portal, thread_id) = (self.app, self.portal, self.thread_id);
+        let mut mirrored: Vec<(String, String)> = Vec::new();
+        // A conversation from before the cursor was kept: what its records say was posted.
+        let recorded: HashSet<String> = if legacy {
+            match app.records.list_messages(portal, thread_id).await {
+                Ok(l) => l.into_iter().map(|(id, _, _)| id).collect(),
+                Err(e) => return Err((mirrored, store_err(e))),
+            }
+        } else {
+            HashSet::new()
+        };
+        let inbox_url = inbox_link(app, portal, thread_id);
+        for m in messages {
+            if cursor::seen(map, m) {
+                continue;
+            }
+            if recorded.contains(&m.id) {
+                cursor::advance(map, m);
+                continue;
+            }
+            if Some(m.id.as_str()) == first_id {
+                cursor::advance(map, m);
+                mirrored.push((m.id.clone(), map.parent_ts.clone()));
+                continue;
+            }
+            // Visitor and agent messages, and internal notes (COMMENT, marked as such); what
+            // this app sent from Slack is in the thread already (no echo).
+            if !(m.is_chat() || m.is_note()) || is_from_slack(app, m) {
+                cursor::advance(map, m);
+                continue;
+            }
+            let text = if m.attachments.is_empty() {
+                thread_text(m, &inbox_url)
+            } else {
+                thread_text(&with_sizes(app, token, m).await, &inbox_url)
+            };
+            let ts = match app
+                .slack
+                .post_message(self.bot, &map.channel_id, Some(&map.parent_ts), &text, None)
+                .await
+            {
+                Ok(ts) => ts,
+                Err(e) => return Err((mirrored, slack_failure(app, self.install, e).await)),
+            };
+            cursor::advance(map, m);
+            tracing::info!(portal, conversation = thread_id, message_id = %m.id, ts = %ts, "message mirrored");
+            mirrored.push((m.id.clone(), ts));
+        }
+        Ok(mirrored)
+    }
+
+    /// After a failed post: what was posted before it is recorded, so a retry does not post
+    /// it again. Best effort; the lease is released by the caller.
+    async fn save_progress(&self, map: ThreadMap, mirrored: &[(String, String)]) {
+        // Nothing posted, nothing to keep (and a failure that deactivated the install has
+        // just marked the mapping to expire: it stays so).
+        if mirrored.is_empty() {
+            return;
+        }
+        for (id, ts) in mirrored {
+            if let Err(e) = self
+                .app
+                .records
+                .record_message(self.portal, self.thread_id, id, ts, "inbox")
+                .await
+            {
+                tracing::warn!(portal = self.portal, conversation = self.thread_id, error = %e, "mirrored message not recorded");
+            }
+        }
+        if let Err(e) = self.save_merged(map).await {
+            tracing::warn!(portal = self.portal, conversation = self.thread_id, error = %e, "sync progress not saved");
+        }
+    }
+
+    /// Saves what a sync owns (cursor, page, card) onto the stored mapping, whatever other
+    /// writers (an assignment from Slack) changed meanwhile.
+    async fn save_merged(&self, map: ThreadMap) -> Result<ThreadMap, JobError> {
+        let mut next = map;
+        for _ in 0..3 {
+            if let Some(saved) = self
+                .app
+                .records
+                .save_thread(&next)
+                .await
+                .map_err(store_err)?
+            {
+                return Ok(saved);
+            }
+            let Some(stored) = self
+                .app
+                .records
+                .get_thread(self.portal, self.thread_id)
+                .await
+                .map_err(store_err)?
+            else {
+                return Err(JobError::retry("thread mapping vanished"));
+            };
+            next = ThreadMap {
+                cursor_at: next.cursor_at,
+                cursor_id: next.cursor_id,
+                recent_ids: next.recent_ids,
+                page_after: next.page_after,
+                refreshed_at: next.refreshed_at,
+                card: next.card,
+                card_shown_at: next.card_shown_at,
+                card_due_at: next.card_due_at,
+                status: next.status,
+                not_a_contact: next.not_a_contact,
+                ..stored
+            };
+        }
+        Err(JobError::retry("thread mapping changed concurrently"))
+    }
+
+    /// The card to Slack now or later (`card_state::when_to_show`); saved by `finish`.
+    /// Before the thread's messages, so that a card deleted in Slack is posted again first
+    /// and they go under it.
+    async fn show_card(
+        &self,
+        mut map: ThreadMap,
+        card: &Card,
+        now: i64,
+    ) -> Result<ThreadMap, JobError> {
+        match card_state::when_to_show(&map.status, card, map.card_shown_at, now) {
+            Show::Nothing => map.card_due_at = None,
+            Show::At(at) => map.card_due_at = Some(at),
+            Show::Now => {
+                map = update_card(self.app, self.install, self.bot, map, card).await?;
+                map.card_shown_at = now;
+                map.card_due_at = None;
+                tracing::info!(
+                    portal = self.portal,
+                    conversation = self.thread_id,
+                    "notification updated"
+                );
+            }
+        }
+        Ok(map)
+    }
+
+    /// The sync's one final write: the mirrored messages, the mapping with the card as
+    /// built, the lease released. None of it when nothing changed since `read` (a replayed
+    /// webhook writes nothing; the caller releases the lease).
+    async fn finish(
+        &self,
+        mut map: ThreadMap,
+        card: &Card,
+        mirrored: Vec<(String, String)>,
+        read: Option<&ThreadMap>,
+    ) -> Result<Released, JobError> {
+        map.card = serde_json::to_string(card).ok();
+        if mirrored.is_empty() && read == Some(&map) {
+            return Ok(Released::No);
+        }
+        let posted = mirrored.iter().any(|(_, ts)| *ts != map.parent_ts);
+        match self
+            .app
+            .records
+            .finish_sync(&map, &mirrored, self.lease)
+            .await
+            .map_err(store_err)?
+        {
+            Some(_) => {}
+            // Another writer saved the mapping meanwhile: ours goes on top of theirs.
+            None => {
+                self.save_merged(map).await?;
+                if posted {
+                    crate::services::health::note_delivery(self.app, self.install).await;
+                }
+                return Ok(Released::No);
+            }
+        }
+        if posted {
+            crate::services::health::note_delivery(self.app, self.install).await;
+        }
+        Ok(Released::Yes)
+    }
+
+    /// Reads the thread and its newest messages page; creates the notification when there
+    /// is none, follows a move to another inbox, tells a new assignee.
+    async fn full(
+        &self,
+        token: &Secret,
+        existing: Option<ThreadMap>,
+        now: i64,
+    ) -> Result<Released, JobError> {
+        let (app, install, bot) = (self.app, self.install, self.bot);
+        let (portal, thread_id) = (self.portal, self.thread_id);
+        // The first inbox call: on a 401 the token is refreshed and the call made once more.
+        let mut token = token.clone();
+        let thread =
+            match crate::services::tokens::call(app, portal, &mut token, move |t| async move {
+                app.inbox.conversation(&t, thread_id).await
+            })
+            .await
+            {
+                Ok(t) => t,
+                Err(InboxError::NotFound) => {
+                    tracing::info!(
+                        portal,
+                        conversation = thread_id,
+                        "conversation no longer exists in the inbox"
+                    );
+                    return Ok(Released::No);
+                }
+                Err(e) => return Err(hubspot_failure(e)),
+            };
+        if existing.is_none() {
+            if !thread.live_chat {
+                tracing::info!(
+                    portal,
+                    conversation = thread_id,
+                    channel = %thread.channel,
+                    reason = "not a live chat",
+                    "conversation not posted"
+                );
+                return Ok(Released::No);
+            }
+            if thread.archived || thread.spam {
+                tracing::info!(
+                    portal,
+                    conversation = thread_id,
+                    reason = if thread.spam { "spam" } else { "archived" },
+                    "conversation not posted"
+                );
+                return Ok(Released::No);
+            }
+        }
+        let old_card = existing.as_ref().and_then(kept_card);
+        // The page the cursor is on, when the card kept knows what earlier pages said.
+        let from = existing
+            .as_ref()
+            .filter(|_| old_card.is_some())
+            .and_then(|m| m.page_after.clone());
+        let (messages, page) = self.read_messages(&token, from.as_deref()).await?;
+        let known_not_contact = existing.as_ref().and_then(|m| m.not_a_contact.clone());
+        let (card, not_contact) = build_card(
+            app,
+            &token,
+            portal,
+            &thread,
+            &messages,
+            old_card.as_ref(),
+            known_not_contact.as_deref(),
+        )
+        .await?;
+        // Routing by inbox: the inbox's own channel, else the install's. Read only when it
+        // decides something: a new notification, or a conversation that changed inbox.
+        let default_channel = self.channel;
+        let inbox_changed = existing
+            .as_ref()
+            .is_none_or(|m| thread.inbox_id.is_some() && m.inbox_id != thread.inbox_id);
+        let route = match (&thread.inbox_id, inbox_changed) {
+            (Some(inbox), true) => app
+                .records
+                .route_for(portal, inbox)
+                .await
+                .map_err(store_err)?,
+            _ => None,
+        };
+        let mut target = route
+            .as_ref()
+            .map_or_else(|| default_channel.to_string(), |r| r.channel_id.clone());
+        let mut first_id = None;
+        let mut map = match existing {
+            Some(m) => m,
+            None => {
+                let ts = match post_card(app, bot, &target, &card).await {
+                    Ok(ts) => ts,
+                    Err(e) => match &route {
+                        Some(r) if channel_unusable(&e) => {
+                            unroute(app, install, r, default_channel, &e).await?;
+                            target = default_channel.to_string();
+                            match post_card(app, bot, &target, &card).await {
+                                Ok(ts) => ts,
+                                Err(e) => return Err(slack_failure(app, install, e).await),
+                            }
+                        }
+                        _ => return Err(slack_failure(app, install, e).await),
+                    },
+                };
+                let channel = target.as_str();
+                first_id = messages
+                    .iter()
+                    .find(|m| m.is_from_visitor())
+                    .map(|m| m.id.clone());
+                let map = ThreadMap {
+                    portal_id: portal.to_string(),
+                    thread_id: thread_id.to_string(),
+                    team_id: install.team_id.clone(),
+                    channel_id: channel.to_string(),
+                    parent_ts: ts.clone(),
+                    first_message_id: first_id.clone(),
+                    status: card.key(),
+                    version: 1,
+                    inbox_id: thread.inbox_id.clone(),
+                    not_a_contact: not_contact.clone(),
+                    card_shown_at: now,
+                    ..Default::default()
+                };
+                if !app.records.create_thread(&map).await.map_err(store_err)? {
+                    // Only possible if our lease expired mid-post: keep the first thread.
+                    tracing::warn!(portal, conversation = thread_id, ts = %ts, "thread created concurrently; removing our duplicate notification");
+                    let _ = app.slack.delete_message(bot, channel, &ts).await;
+                    return Err(JobError::retry("thread created concurrently"));
+                }
+                tracing::info!(portal, conversation = thread_id, team = %install.team_id, channel, ts = %ts, "notification posted");
+                crate::services::health::note_delivery(app, install).await;
+                map
+            }
+        };
+        // Moved to another inbox: to that inbox's channel when it differs.
+        if inbox_changed && thread.inbox_id.is_some() && map.inbox_id != thread.inbox_id {
+            let to = Destination {
+                channel: &target,
+                route: route.as_ref(),
+                default: default_channel,
+            };
+            map = follow_inbox_move(app, install, bot, &card, &thread, map, to).await?;
+        }
+        if map.move_notice_pending {
+            map = announce_move(app, install, bot, map).await?;
+        }
+        // Remembered once: the contact id that is a visitor's.
+        if let Some(v) = not_contact.filter(|v| map.not_a_contact.as_deref() != Some(v.as_str())) {
+            map.not_a_contact = Some(v);
+        }
+        // An assignment not seen yet: recorded, then told to the assignee, once (an agent's
+        // own Assign to me from Slack was recorded by the assign flow, so it is not told).
+        if thread.assignee_user_id != map.assignee {
+            let next = ThreadMap {
+                assignee: thread.assignee_user_id.clone(),
+                ..map.clone()
+            };
+            map = app
+                .records
+                .save_thread(&next)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| JobError::retry("conversation changed meanwhile"))?;
+            if map.assignee.is_some() {
+                crate::services::assignment::tell_assignee(app, install, bot, &map, &card).await;
+            }
+        }
+        let legacy = old_card.is_none() && first_id.is_none() && map.cursor_id.is_empty();
+        let mut map = self.show_card(map, &card, now).await?;
+        let mirrored = match self
+            .mirror(&token, &mut map, &messages, first_id.as_deref(), legacy)
+            .await
+        {
+            Ok(m) => m,
+            Err((mirrored, e)) => {
+                self.save_progress(map, &mirrored).await;
+                return Err(e);
+            }
+        };
+        map.page_after = page;
+        map.refreshed_at = now;
+        self.finish(map, &card, mirrored, None).await
+    }
+}
+
+/// Which inbox messages a conversation's thread has: everything up to the cursor (the
+/// newest message handled, by time then id), except that a message may become visible in
+/// the inbox a little after a newer one, so the last ids handled are kept and a message
+/// within `LATE_MS` before the cursor that is not among them is still posted.
+mod cursor {
+    use crate::domain::{Message, ThreadMap};
+
+    const LATE_MS: i64 = 60_000;
+    /// More than this many messages within `LATE_MS` in one chat is beyond any person.
+    const RECENT: usize = 100;
+
+    pub fn seen(map: &ThreadMap, m: &Message) -> bool {
+        if map.recent_ids.contains(&m.id) {
+            return true;
+        }
+        if map.recent_ids.is_empty() {
+            return (m.created_at_ms, m.id.as_str()) <= (map.cursor_at, map.cursor_id.as_str())
+                && !map.cursor_id.is_empty();
+        }
+        m.created_at_ms < map.cursor_at - LATE_MS
+    }
+
+    pub fn advance(map: &mut ThreadMap, m: &Message) {
+        if (m.created_at_ms, m.id.as_str()) > (map.cursor_at, map.cursor_id.as_str()) {
+            map.cursor_at = m.created_at_ms;
+            map.cursor_id = m.id.clone();
+        }
+        map.recent_ids.push(m.id.clone());
+        if map.recent_ids.len() > RECENT {
+            let extra = map.recent_ids.len() - RECENT;
+            map.recent_ids.drain(..extra);
+        }
+    }
+}
+/// Posts a conversation's notification card in `channel`; its ts.
+pub(super) async fn post_card(
+    app: &App,
+    bot: &Secret,
+    channel: &str,
+    card: &Card,
+) -> Result<String, SlackError> {
+    let blocks = card.blocks();
+    match app
+        .slack
+        .post_message(bot, channel, None, &card.fallback_text(), Some(&blocks))
+        .await
+    {
+        Err(e) if payload_refused(&e) => {
+            // The conversation still reaches Slack: as plain text, with the inbox link.
+            refused(card, &blocks, &e);
+            app.slack
+                .post_message(bot, channel, None, &card.plain_text(), None)
+                .await
+        }
+        other => other,
+    }
+}
+
+/// Slack refused the payload itself (contracts/slack.md: `invalid_blocks`, `msg_too_long`,
+/// `invalid_attachments`): the same request would be refused again, so it is never retried.
+fn payload_refused(e: &SlackError) -> bool {
+    e.class() == SlackClass::PayloadRefused
+}
+
+/// Reports what Slack refused, for whoever fixes the builder.
+fn refused(card: &Card, blocks: &Value, e: &SlackError) {
+    tracing::error!(
+        portal = %card.portal_id,
+        conversation = %card.thread_id,
+        code = e.code().unwrap_or(""),
+        blocks = blocks.as_array().map_or(0, Vec::len),
+        payload_chars = blocks.to_string().chars().count(),
+        over_limit = crate::chat::blocks::limits::check(blocks, false).err().unwrap_or_default(),
+        "slack refused the card's blocks; posted as plain text instead"
+    );
+}
+
+/// Brings the card up to date. Someone deleted it (`message_not_found`): a fresh card is
+/// posted and the conversation goes on in its thread. Slack refused its blocks: it is
+/// updated as plain text.
+async fn update_card(
+    app: &App,
+    install: &Install,
+    bot: &Secret,
+    map: ThreadMap,
+    card: &Card,
+) -> Result<ThreadMap, JobError> {
+    let store_err = |e: crate::store::StoreError| JobError::retry(e.to_string());
+    let blocks = card.blocks();
+    let updated = app
+        .slack
+        .update_message(
+            bot,
+            &map.channel_id,
+            &map.parent_ts,
+            &card.fallback_text(),
+            Some(&blocks),
+        )
+        .await;
+    let updated = match updated {
+        Err(e) if payload_refused(&e) => {
+            refused(card, &blocks, &e);
+            app.slack
+                .update_message(
+                    bot,
+                    &map.channel_id,
+                    &map.parent_ts,
+                    &card.plain_text(),
+                    Some(&json!([])),
+                )
+                .await
+        }
+        other => other,
+    };
+    match updated {
+        // Saved by the sync's final write.
+        Ok(()) => Ok(ThreadMap {
+            status: card.key(),
+            ..map
+        }),
+        Err(e) if e.class() == SlackClass::MessageGone => {
+            let ts = match post_card(app, bot, &map.channel_id, card).await {
+                Ok(ts) => ts,
+                Err(e) => return Err(slack_failure(app, install, e).await),
+            };
+            let mut fresh = map.clone();
+            fresh
+                .earlier
+                .push((map.channel_id.clone(), map.parent_ts.clone()));
+            fresh.parent_ts = ts.clone();
+            fresh.status = card.key();
+            tracing::warn!(portal = %map.portal_id, conversation = %map.thread_id, old_ts = %map.parent_ts, ts = %ts, "the card was deleted in Slack; a fresh one was posted");
+            match app.records.move_thread(&fresh).await.map_err(store_err)? {
+                Some(m) => Ok(m),
+                None => {
+                    let _ = app.slack.delete_message(bot, &map.channel_id, &ts).await;
+                    Err(JobError::retry("thread mapping changed concurrently"))
+                }
+            }
+        }
+        Err(e) => Err(slack_failure(app, install, e).await),
+    }
+}
