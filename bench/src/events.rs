@@ -132,6 +132,7 @@ impl Samples {
     pub fn sqs_sync(&self) -> anyhow::Result<Vec<u8>> {
         let job = Job::SyncConversation {
             reason: Default::default(),
+            message_id: None,
             portal_id: PORTAL.into(),
             thread_id: THREAD.into(),
         };

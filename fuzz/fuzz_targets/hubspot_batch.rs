@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
                     HubSpotAction::Sync {
                         portal_id,
                         thread_id,
+                        ..
                     }
                     | HubSpotAction::Delete {
                         portal_id,

@@ -184,7 +184,8 @@ impl App {
         App {
             records: Records::new(store, settings.token_cipher.clone()),
             slack: SlackApi::new(http.clone(), &settings.slack_api_url)
-                .with_files_url(&settings.slack_files_url),
+                .with_files_url(&settings.slack_files_url)
+                .with_limits(settings.slack_limits),
             inbox: Arc::new(HubSpotApi::new(http, &settings.hubspot_api_url)),
             queue,
             clock,

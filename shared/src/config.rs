@@ -106,14 +106,26 @@ pub struct Settings {
     /// How often the local runner sweeps for what is due (`SWEEP_EVERY_SECS`, default 60;
     /// 0: never). On AWS the scheduler's rate decides (template.yaml `SweepSchedule`).
     pub sweep_every_secs: u64,
+    /// Slack's rates the client paces by (`SLACK_POSTS_PER_CHANNEL_PER_MIN`, default 60;
+    /// `SLACK_TIER3_PER_MIN`, default 50; 0: unpaced), contracts/slack.md.
+    pub slack_limits: crate::chat::slack::SlackLimits,
 }
 
 fn secs(get: Lookup, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    whole(get, name, default, "must be a whole number of seconds")
+}
+
+fn whole<T: std::str::FromStr>(
+    get: Lookup,
+    name: &'static str,
+    default: T,
+    reason: &str,
+) -> Result<T, ConfigError> {
     match opt(get, name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| ConfigError::Malformed {
             name,
-            reason: "must be a whole number of seconds".into(),
+            reason: reason.into(),
         }),
     }
 }
@@ -207,6 +219,20 @@ impl Settings {
             store,
             queue_url: opt(get, "QUEUE_URL"),
             sweep_every_secs: secs(get, "SWEEP_EVERY_SECS", 60)?,
+            slack_limits: crate::chat::slack::SlackLimits {
+                posts_per_channel_per_min: whole(
+                    get,
+                    "SLACK_POSTS_PER_CHANNEL_PER_MIN",
+                    60,
+                    "must be a whole number per minute",
+                )?,
+                tier3_per_min: whole(
+                    get,
+                    "SLACK_TIER3_PER_MIN",
+                    50,
+                    "must be a whole number per minute",
+                )?,
+            },
         })
     }
 

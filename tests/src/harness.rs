@@ -31,6 +31,9 @@ pub struct Opts {
     /// Run the store on DynamoDB (moto at DYNAMODB_ENDPOINT) instead of embedded.
     pub dynamo: bool,
     pub max_attempts: u32,
+    /// The longest retry delay, also when the platform asked for longer (Retry-After); the
+    /// short default keeps tests fast.
+    pub max_delay: Duration,
     pub extra: Vec<(&'static str, String)>,
     /// Serve on a port picked before start and make PUBLIC_BASE_URL the runner's own URL,
     /// so OAuth redirects lead back to it (a browser following the whole chain).
@@ -46,6 +49,7 @@ impl Default for Opts {
             single_workspace: true,
             dynamo: false,
             max_attempts: 4,
+            max_delay: Duration::from_millis(200),
             extra: vec![],
             base_url_is_runner: false,
             inbox: None,
@@ -107,6 +111,10 @@ pub async fn start(opts: Opts) -> Env {
         );
         vars.insert("TABLE_NAME".into(), crate::stores::unique_name("runner"));
     }
+    // The Slack fakes do not limit rates (the pacing tests set Slack's own): unpaced, so
+    // a test that posts hundreds of messages into one channel does not take minutes.
+    vars.insert("SLACK_POSTS_PER_CHANNEL_PER_MIN".into(), "0".into());
+    vars.insert("SLACK_TIER3_PER_MIN".into(), "0".into());
     for (k, v) in &opts.extra {
         vars.insert(k.to_string(), v.clone());
     }
@@ -130,7 +138,7 @@ pub async fn start(opts: Opts) -> Env {
     let policy = RetryPolicy {
         max_attempts: opts.max_attempts,
         base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
+        max_delay: opts.max_delay,
     };
     let clock = std::sync::Arc::new(shared::support::clock::OffsetClock::default());
     let runner = local_runner::start_with(
@@ -232,13 +240,19 @@ impl Env {
 
     /// Waits until the in-process queue has run everything (10 s at most).
     pub async fn drain(&self) {
-        for _ in 0..1000 {
+        self.drain_within(Duration::from_secs(10)).await
+    }
+
+    /// `drain`, for a queue that waits out rate limits.
+    pub async fn drain_within(&self, limit: Duration) {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
             if self.runner.queue.pending_now() == 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("the queue did not drain in 10 s");
+        panic!("the queue did not drain in {limit:?}");
     }
 
     /// The dead letters kept for the test portal.

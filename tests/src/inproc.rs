@@ -62,6 +62,9 @@ pub async fn in_process(
         ("SLACK_TEAM_ID", TEAM.to_string()),
         ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
         ("SLACK_CHANNEL_ID", CHANNEL.to_string()),
+        // Unpaced unless asked (`paced`): the fakes do not limit rates.
+        ("SLACK_POSTS_PER_CHANNEL_PER_MIN", "0".to_string()),
+        ("SLACK_TIER3_PER_MIN", "0".to_string()),
     ]
     .into_iter()
     .collect();

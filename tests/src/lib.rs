@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 pub mod harness;
 pub mod inproc;
+pub mod limits;
 pub mod stores;

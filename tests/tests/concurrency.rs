@@ -237,6 +237,9 @@ impl Store for Unconditional {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         self.inner.get(pk, sk).await
     }
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.inner.get_many(keys).await
+    }
     async fn put(&self, item: Item, cond: Cond) -> Result<(), StoreError> {
         let cond = self.cond(&pk_of(&item), cond);
         self.inner.put(item, cond).await

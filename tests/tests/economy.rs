@@ -283,3 +283,91 @@ async fn a_status_change_shows_at_once_and_a_stale_thread_is_read_again() {
         "reopened: {later:?}"
     );
 }
+
+#[tokio::test]
+async fn an_agents_reply_from_slack_costs_one_hubspot_call_and_its_echo_none() {
+    let b = Bench::new().await;
+    let msgs = vec![visitor(1)];
+    b.inbox.set(
+        &thread_json(THREAD, "1000", "OPEN", Some("A-2620022")),
+        &msgs,
+    );
+    b.cost(b.webhook(&json!([event("conversation.creation", THREAD, json!({}))])))
+        .await;
+    b.app
+        .records
+        .put_user_map(&shared::domain::UserMap {
+            team_id: TEAM.into(),
+            slack_user_id: "U0AGENT001".into(),
+            portal_id: PORTAL.into(),
+            inbox_user_id: "2620022".into(),
+            email: "ann@example.com".into(),
+            mapped_at: 1,
+        })
+        .await
+        .unwrap();
+    let parent = b.map().await.parent_ts;
+    let body = json!({
+        "token": "t", "team_id": TEAM, "api_app_id": "A0APP00001", "type": "event_callback",
+        "event_id": "EvReply0001", "event_time": 1700000200,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": true}],
+        "event": {"type": "message", "channel": CHANNEL, "user": "U0AGENT001", "text": "Yes, we do.",
+                  "ts": "1700000100.000400", "thread_ts": parent, "parent_user_id": BOT_USER,
+                  "event_ts": "1700000100.000400", "channel_type": "channel"}
+    })
+    .to_string()
+    .into_bytes();
+    let ts = b.clock.now_secs();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    headers.insert("x-slack-request-timestamp", ts.to_string().parse().unwrap());
+    headers.insert(
+        "x-slack-signature",
+        verify::sign_slack(SIGNING_SECRET.as_bytes(), ts, &body)
+            .parse()
+            .unwrap(),
+    );
+    let reply = b
+        .cost(Request {
+            method: http::Method::POST,
+            path: "/slack/events".into(),
+            query: None,
+            headers,
+            body: body.into(),
+        })
+        .await;
+    // Sent as the agent: the only inbox call (where it goes was kept with the conversation).
+    assert_eq!(
+        reply.hubspot,
+        [format!(
+            "POST /conversations/conversations/2026-09/threads/{THREAD}/messages"
+        )],
+        "{reply:?}"
+    );
+    // The inbox reports it back: recognised by its record, nothing read, nothing posted.
+    let echo = b
+        .cost(b.webhook(&json!([event(
+            "conversation.newMessage",
+            THREAD,
+            json!({"messageId": "sent1", "messageType": "MESSAGE", "changeFlag": "NEW_MESSAGE"})
+        )])))
+        .await;
+    assert_eq!(
+        (echo.store, echo.hubspot.len(), echo.slack.len()),
+        (1, 0, 0),
+        "{echo:?}"
+    );
+    // The card shows the reply at its coalesced update.
+    b.clock.advance_secs(31);
+    shared::flows::timers::sweep(&b.app).await.unwrap();
+    b.drain().await;
+    let card = bodies(&b.slack, "/chat.update")
+        .await
+        .pop()
+        .expect("card updated");
+    let blocks = card["blocks"].to_string();
+    assert!(
+        blocks.contains("First response") && blocks.contains("Ann Agent"),
+        "{blocks}"
+    );
+}

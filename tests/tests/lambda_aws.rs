@@ -223,6 +223,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         portal_id: PORTAL.into(),
         thread_id: "3624100517".into(),
         reason: Default::default(),
+        message_id: None,
     };
     producer.enqueue(job.clone(), "evt-1").await.unwrap();
     // FIFO deduplication: the same delivery again within five minutes is dropped by SQS.
@@ -255,6 +256,7 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         portal_id: PORTAL.into(),
         thread_id: "3624100600".into(),
         reason: Default::default(),
+        message_id: None,
     };
     let mk = |n: u32, id: &str| -> SqsEvent {
         serde_json::from_value(

@@ -1088,6 +1088,7 @@ async fn dead_letters_of_one_millisecond_are_all_kept() {
     for t in ["1", "2", "3"] {
         let job = Job::SyncConversation {
             reason: Default::default(),
+            message_id: None,
             portal_id: PORTAL.into(),
             thread_id: t.into(),
         };

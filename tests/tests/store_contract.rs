@@ -480,6 +480,34 @@ async fn portal_index_finds_items_of_a_portal_across_partitions() {
 }
 
 #[tokio::test]
+async fn get_many_answers_each_key_in_order_absent_ones_as_none() {
+    for_each_store(|st| async move {
+        for (pk, sk) in [("a", "1"), ("b", "2"), ("c", "3")] {
+            st.put(with(item(pk, sk), &[("v", s(pk))]), Cond::None)
+                .await
+                .unwrap();
+        }
+        let k = |pk: &str, sk: &str| (pk.to_string(), sk.to_string());
+        let got = st
+            .get_many(&[k("c", "3"), k("x", "9"), k("a", "1"), k("b", "9")])
+            .await
+            .unwrap();
+        let vals: Vec<Option<String>> = got
+            .iter()
+            .map(|i| i.as_ref().and_then(|i| i["v"].as_str().map(str::to_string)))
+            .collect();
+        assert_eq!(vals, [Some("c".into()), None, Some("a".into()), None]);
+        assert!(st.get_many(&[]).await.unwrap().is_empty());
+        // As strongly consistent as get: a write just made is seen.
+        st.put(with(item("x", "9"), &[("v", s("x"))]), Cond::None)
+            .await
+            .unwrap();
+        assert!(st.get_many(&[k("x", "9")]).await.unwrap()[0].is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_timer_index_finds_what_is_due_soonest_first_and_only_that() {
     for_each_store(|st| async move {
         let timer = |pk: &str, kind: &str, at: i64| {

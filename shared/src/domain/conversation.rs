@@ -76,7 +76,7 @@ pub enum Direction {
 
 /// A sender or recipient. `id` and `delivery` are the inbox's own identifiers, carried back
 /// unchanged when a reply is addressed to this participant.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Participant {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -84,7 +84,7 @@ pub struct Participant {
 }
 
 /// One way the inbox reaches a participant (`kind`, `value`), opaque to the flows.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     pub kind: String,
     pub value: String,
@@ -92,7 +92,7 @@ pub struct Delivery {
 
 /// Where an answer to a message goes (the inbox's channel and channel account), opaque to
 /// the flows.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReplyRoute {
     pub channel_id: Option<String>,
     pub channel_account_id: Option<String>,
@@ -156,6 +156,29 @@ impl Message {
     /// A chat message from the visitor.
     pub fn is_from_visitor(&self) -> bool {
         self.is_chat() && self.direction == Some(Direction::FromVisitor)
+    }
+}
+
+/// Where an agent's reply goes: the channel of the visitor's latest message and its senders
+/// (those with an id), as the inbox named them. Kept with the conversation as it is
+/// mirrored, so a reply from Slack does not read the conversation's messages first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ReplyTo {
+    pub route: ReplyRoute,
+    pub recipients: Vec<Participant>,
+}
+
+impl ReplyTo {
+    pub fn of(visitor_message: &Message) -> ReplyTo {
+        ReplyTo {
+            route: visitor_message.reply_route.clone(),
+            recipients: visitor_message
+                .senders
+                .iter()
+                .filter(|s| s.id.is_some())
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -147,6 +147,8 @@ pub struct ThreadMap {
     /// changes often (last reply, first response) is due; None when nothing is pending.
     pub card_shown_at: i64,
     pub card_due_at: Option<i64>,
+    /// Where a reply from Slack goes (the latest visitor message's channel and senders).
+    pub reply_to: Option<ReplyTo>,
 }
 
 impl ThreadMap {

@@ -108,6 +108,8 @@ pub enum HubSpotAction {
         thread_id: String,
         /// A new message only: the thread itself may be as stored.
         messages_only: bool,
+        /// That message's id, when the event names it.
+        message_id: Option<String>,
     },
     /// The conversation was deleted (archived) or permanently deleted.
     Delete {
@@ -131,6 +133,10 @@ impl HubSpotEvent {
                 HubSpotAction::Sync {
                     portal_id,
                     thread_id,
+                    message_id: self
+                        .message_id
+                        .clone()
+                        .filter(|_| kind != "conversation.creation"),
                     // A message of the chat only; the inbox also reports changes to the
                     // thread as messages (a move to another inbox: THREAD_INBOX_CHANGE),
                     // and those, or a type not given, read the thread.
@@ -148,6 +154,7 @@ impl HubSpotEvent {
                         portal_id,
                         thread_id,
                         messages_only: false,
+                        message_id: None,
                     }
                 }
                 other => ignore(&format!(
@@ -606,6 +613,7 @@ mod tests {
                 portal_id: "22761544".into(),
                 thread_id: "3624100517".into(),
                 messages_only: true,
+                message_id: Some("5bc511c6161c41ba811829eb460a83b8".into()),
             }
         );
     }

@@ -216,6 +216,7 @@ async fn hubspot_webhook(app: &App, req: &Request) -> Response {
                 portal_id,
                 thread_id,
                 messages_only,
+                message_id,
             } => Job::SyncConversation {
                 portal_id,
                 thread_id,
@@ -224,6 +225,7 @@ async fn hubspot_webhook(app: &App, req: &Request) -> Response {
                 } else {
                     SyncReason::Full
                 },
+                message_id: message_id.filter(|_| messages_only),
             },
             HubSpotAction::Delete {
                 portal_id,
@@ -250,9 +252,15 @@ async fn hubspot_webhook(app: &App, req: &Request) -> Response {
                 (_, Job::DeleteConversation { .. }) => *existing = (job, ev.dedup_key()),
                 // A batch with a new message and a status change reads the thread too.
                 (
-                    Job::SyncConversation { reason, .. },
+                    Job::SyncConversation {
+                        reason, message_id, ..
+                    },
                     Job::SyncConversation { reason: more, .. },
-                ) => *reason = reason.merge(*more),
+                ) => {
+                    *reason = reason.merge(*more);
+                    // More than one event: no one message to check.
+                    *message_id = None;
+                }
                 _ => {}
             },
             None => jobs.push((job, ev.dedup_key())),

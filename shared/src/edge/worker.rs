@@ -135,6 +135,7 @@ pub async fn job_for_slack_event(
                 text: m.text,
                 has_files: m.has_files,
                 files: m.files,
+                reply_to: map.reply_to,
             }))
         }
         SlackEvent::AppUninstalled => Ok(Some(Job::Deactivate {
@@ -334,7 +335,17 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             portal_id,
             thread_id,
             reason,
-        } => crate::flows::inbox_to_slack::sync(app, portal_id, thread_id, *reason).await,
+            message_id,
+        } => {
+            crate::flows::inbox_to_slack::sync(
+                app,
+                portal_id,
+                thread_id,
+                *reason,
+                message_id.as_deref(),
+            )
+            .await
+        }
         Job::DeleteConversation {
             portal_id,
             thread_id,
@@ -354,6 +365,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             text,
             has_files,
             files,
+            reply_to,
         } => {
             crate::flows::slack_to_inbox::deliver_reply(
                 app,
@@ -368,6 +380,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                     text,
                     has_files: *has_files,
                     files,
+                    reply_to: reply_to.as_ref(),
                 },
             )
             .await
@@ -411,6 +424,7 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
                 text: text.clone(),
                 has_files: *has_files,
                 files: files.clone(),
+                reply_to: map.reply_to,
             };
             tracing::info!(team = %team_id, conversation = reply.conversation_id().as_deref().unwrap_or(""), "reply linked to its conversation");
             app.queue

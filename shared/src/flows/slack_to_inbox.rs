@@ -6,7 +6,7 @@ use crate::chat::blocks::card::parse_claim_value;
 use crate::chat::slack::FileFetchError;
 use crate::chat::text as slack_text;
 use crate::domain::SlackFile;
-use crate::domain::{InboxError, Message, OutgoingMessage, Participant, Status};
+use crate::domain::{InboxError, Message, OutgoingMessage, ReplyTo, Status};
 use crate::domain::{Install, UserMap};
 use crate::queue::JobError;
 use crate::services::agents::{inbox_user_for, live_install};
@@ -53,6 +53,8 @@ pub struct Reply<'a> {
     pub has_files: bool,
     /// The files Slack described; `has_files` with none here means some could not be.
     pub files: &'a [SlackFile],
+    /// Where it goes, when the conversation's mapping knew (else read from its messages).
+    pub reply_to: Option<&'a ReplyTo>,
 }
 
 /// Each file an agent shares is sent on up to this size: the worker holds one file in
@@ -226,6 +228,7 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         text,
         has_files,
         files: _,
+        reply_to,
     } = *r;
     let Some((install, bot, mut hs)) = live_install(app, team).await? else {
         return Ok(());
@@ -282,23 +285,25 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         return Ok(());
     }
     let portal_id = install.portal_id.as_str();
-    let messages = crate::services::tokens::call(app, portal_id, &mut hs, move |t| async move {
-        app.inbox.messages(&t, thread_id).await
-    })
-    .await
-    .map_err(hubspot_failure)?;
-    // Reply on the conversation's own channel, to the visitor of its latest incoming message.
-    let Some(last_in) = messages.iter().rev().find(|m| m.is_from_visitor()) else {
-        return Err(JobError::Fatal(
-            "the conversation has no visitor message to reply to".into(),
-        ));
+    // Reply on the conversation's own channel, to the visitor of its latest incoming message:
+    // as the mapping kept it, else from the conversation's messages.
+    let to = match reply_to {
+        Some(t) => t.clone(),
+        None => {
+            let messages =
+                crate::services::tokens::call(app, portal_id, &mut hs, move |t| async move {
+                    app.inbox.messages(&t, thread_id).await
+                })
+                .await
+                .map_err(hubspot_failure)?;
+            let Some(last_in) = messages.iter().rev().find(|m| m.is_from_visitor()) else {
+                return Err(JobError::Fatal(
+                    "the conversation has no visitor message to reply to".into(),
+                ));
+            };
+            ReplyTo::of(last_in)
+        }
     };
-    let recipients: Vec<Participant> = last_in
-        .senders
-        .iter()
-        .filter(|s| s.id.is_some())
-        .cloned()
-        .collect();
     let Carried {
         uploaded,
         mut unsent,
@@ -323,9 +328,9 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         text,
         rich_text: None,
         agent_user_id: agent.inbox_user_id.clone(),
-        reply_route: last_in.reply_route.clone(),
+        reply_route: to.route.clone(),
         // An internal note goes to nobody.
-        recipients: if is_note { vec![] } else { recipients },
+        recipients: if is_note { vec![] } else { to.recipients },
         file_ids: uploaded.iter().map(|(id, _)| id.clone()).collect(),
     };
     let mut sent = send(app, portal_id, &mut hs, thread_id, &msg).await;
@@ -352,6 +357,9 @@ pub async fn deliver_reply(app: &App, r: &Reply<'_>) -> Result<(), JobError> {
         .await
         .map_err(store_err)?;
     tracing::info!(portal, conversation = thread_id, team, message_id = %sent.id, agent_user = %msg.agent_user_id, note = is_note, files = msg.file_ids.len(), "reply delivered to the inbox");
+    // The card's last reply and first response, without reading the inbox again when it
+    // reports this message back.
+    crate::services::card_state::note_sent(app, portal, thread_id, &sent).await;
     if !unsent.is_empty() {
         tell(app, &install, r, &unsent_text(&unsent, has_text, &link)).await;
     }

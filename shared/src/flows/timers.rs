@@ -36,6 +36,7 @@ pub async fn sweep(app: &App) -> Result<Swept, SweepError> {
             portal_id: portal,
             thread_id: thread,
             reason: SyncReason::CardDue,
+            message_id: None,
         };
         app.queue.enqueue(job, &dedup).await?;
         swept.cards += 1;

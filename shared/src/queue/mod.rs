@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::domain::SlackFile;
+use crate::domain::{ReplyTo, SlackFile};
 
 /// One unit of slow work. Every job is idempotent: running it twice has the effect of once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,10 @@ pub enum Job {
         /// What asked for it: what the sync may skip (absent in older jobs: a full sync).
         #[serde(default, skip_serializing_if = "SyncReason::is_full")]
         reason: SyncReason,
+        /// The one new message that asked for it (a message-only sync), when named: one
+        /// already in the thread, or this app's own reply, needs no inbox read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
     },
     /// The conversation was deleted (or privacy-deleted) in the inbox.
     DeleteConversation {
@@ -50,6 +54,10 @@ pub enum Job {
         has_files: bool,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         files: Vec<SlackFile>,
+        /// Where the reply goes, as the conversation's mapping knew it (absent: read from
+        /// the conversation's messages).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<ReplyTo>,
     },
     /// A reply in a thread under one of our messages that is not (yet) known as a
     /// conversation's notification: the notification may still be being stored (Slack
@@ -625,6 +633,7 @@ mod tests {
             portal_id: "1".into(),
             thread_id: t.into(),
             reason: SyncReason::Full,
+            message_id: None,
         }
     }
 

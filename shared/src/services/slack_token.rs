@@ -150,7 +150,11 @@ pub async fn install_for_portal(app: &App, portal: &str) -> Result<Option<Instal
     with_fresh_token(app, found).await
 }
 
-async fn with_fresh_token(app: &App, found: Option<Install>) -> Result<Option<Install>, JobError> {
+/// `found` (an install just read) with a Slack bot token that is not about to expire.
+pub async fn with_fresh_token(
+    app: &App,
+    found: Option<Install>,
+) -> Result<Option<Install>, JobError> {
     let Some(mut install) = found else {
         return Ok(None);
     };

@@ -56,6 +56,10 @@ impl Store for CountingStore {
         self.counts.get.fetch_add(1, Ordering::SeqCst);
         self.inner.get(pk, sk).await
     }
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.counts.get.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_many(keys).await
+    }
     async fn put(&self, item: Item, cond: Cond) -> Result<(), StoreError> {
         self.counts.put.fetch_add(1, Ordering::SeqCst);
         self.inner.put(item, cond).await

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete,
     GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -21,6 +21,9 @@ use super::{
 
 /// DynamoDB's limit on the number of writes in one TransactWriteItems call.
 const MAX_TRANSACT: usize = 100;
+/// BatchGetItem takes at most 100 keys; unprocessed ones are asked again this many times.
+const MAX_BATCH_GET: usize = 100;
+const MAX_BATCH_ROUNDS: u32 = 5;
 /// How long `create_table_if_missing` waits for the table (and its index) to become ACTIVE.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -248,6 +251,56 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| backend("GetItem", e))?;
         out.item.map(from_av_map).transpose()
+    }
+
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        if keys.len() > MAX_BATCH_GET {
+            return Err(StoreError::Backend(format!(
+                "{} keys exceed BatchGetItem's limit of {MAX_BATCH_GET}",
+                keys.len()
+            )));
+        }
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        let mut pending: Vec<AvMap> = keys.iter().map(|(pk, sk)| key_map(pk, sk)).collect();
+        // Keys DynamoDB leaves unprocessed (throttling) are asked again, with a short pause.
+        for round in 0..MAX_BATCH_ROUNDS {
+            let ask = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(build_err)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ask)
+                .send()
+                .await
+                .map_err(|e| backend("BatchGetItem", e))?;
+            for it in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                let it = from_av_map(it)?;
+                found.insert(key_of(&it)?, it);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(keys.iter().map(|k| found.remove(k)).collect());
+            }
+            tokio::time::sleep(Duration::from_millis(20 << round)).await;
+        }
+        Err(StoreError::Backend(
+            "BatchGetItem: keys still unprocessed after retries".into(),
+        ))
     }
 
     async fn put(&self, item: Item, cond: Cond) -> Result<(), StoreError> {

@@ -93,6 +93,11 @@ impl Store for EmbeddedStore {
         Ok(self.lock().get(&(pk.to_string(), sk.to_string())).cloned())
     }
 
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, StoreError> {
+        let table = self.lock();
+        Ok(keys.iter().map(|k| table.get(k).cloned()).collect())
+    }
+
     async fn put(&self, item: Item, cond: Cond) -> Result<(), StoreError> {
         let key = checked_key(&item)?;
         let mut table = self.lock();

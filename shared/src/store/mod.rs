@@ -120,6 +120,9 @@ pub trait Store: Send + Sync {
     /// `records`): DynamoDB itself returns expired items until it sweeps them.
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError>;
     /// Writes the whole item when `cond` holds.
+    /// Several items by key in one call (DynamoDB: a strongly consistent BatchGetItem), in
+    /// the order asked; at most 100 keys, none twice.
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, StoreError>;
     async fn put(&self, item: Item, cond: Cond) -> Result<(), StoreError>;
     /// Deletes the item when `cond` holds; returns what was there (None if nothing was).
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<Option<Item>, StoreError>;

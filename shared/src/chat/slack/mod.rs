@@ -36,11 +36,13 @@ pub const METADATA_EVENT: &str = "hubspot_inbox_post";
 pub const DEFAULT_SLACK_FILES_URL: &str = "https://files.slack.com";
 
 mod errors;
+mod pacing;
 #[cfg(test)]
 mod tests;
 mod wire;
 
 pub use errors::*;
+pub use pacing::SlackLimits;
 use wire::*;
 pub use wire::{AuthTest, SlackChannel, SlackOAuth, SlackRenewed, SlackUser};
 
@@ -50,6 +52,7 @@ pub struct SlackApi {
     base: String,
     files_base: String,
     timeout: Duration,
+    pacer: std::sync::Arc<pacing::Pacer>,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -67,7 +70,14 @@ impl SlackApi {
             base: base_url.trim_end_matches('/').to_string(),
             files_base: DEFAULT_SLACK_FILES_URL.into(),
             timeout: REQUEST_TIMEOUT,
+            pacer: std::sync::Arc::new(pacing::Pacer::new(SlackLimits::default())),
         }
+    }
+
+    /// Paces posts and updates by these rates instead of Slack's published ones.
+    pub fn with_limits(mut self, limits: SlackLimits) -> Self {
+        self.pacer = std::sync::Arc::new(pacing::Pacer::new(limits));
+        self
     }
 
     /// Where shared files are fetched from (`SLACK_FILES_URL`).
@@ -167,12 +177,35 @@ impl SlackApi {
         token: &Secret,
         body: &Value,
     ) -> Result<Value, SlackError> {
+        let channel = body.get("channel").and_then(Value::as_str);
+        match self
+            .pacer
+            .reserve(token.expose(), method, channel, std::time::Instant::now())
+        {
+            Ok(wait) if wait.is_zero() => {}
+            Ok(wait) => {
+                tracing::debug!(method, wait_ms = wait.as_millis() as u64, "slack pacing");
+                tokio::time::sleep(wait).await;
+            }
+            // Too long to wait here: the queue tries again then.
+            Err(retry_after_secs) => return Err(SlackError::RateLimited { retry_after_secs }),
+        }
         let req = self
             .http
             .post(self.url(method))
             .bearer_auth(token.expose())
             .json(body);
-        self.execute(method, req).await
+        let res = self.execute(method, req).await;
+        if let Err(SlackError::RateLimited { retry_after_secs }) = &res {
+            self.pacer.closed(
+                token.expose(),
+                method,
+                channel,
+                *retry_after_secs,
+                std::time::Instant::now(),
+            );
+        }
+        res
     }
 
     /// POST form-encoded, for the read methods that take form parameters (users.info,

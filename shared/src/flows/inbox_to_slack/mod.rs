@@ -18,15 +18,14 @@ use crate::chat::blocks::card::{Card, Person};
 use crate::chat::blocks::messages::{sender_name, thread_text};
 use crate::chat::slack::{Class as SlackClass, SlackError};
 use crate::domain::{
-    Attachment, Conversation, InboxError, Install, InstallStatus, Message, ThreadMap,
+    Attachment, Conversation, InboxError, Install, InstallStatus, Message, ReplyTo, ThreadMap,
 };
 use crate::queue::{JobError, SyncReason};
+use crate::services::card_state::{self, kept_card, Show};
 use crate::services::failures::{hubspot_failure, slack_failure};
 use crate::services::links::inbox_link;
 use crate::support::secret::Secret;
-use card_state::Show;
 
-mod card_state;
 mod delete;
 mod moves;
 
@@ -185,18 +184,43 @@ const REFRESH_SECS: i64 = 300;
 
 /// Brings the conversation's Slack side up to date (a full sync). Idempotent.
 pub async fn sync_conversation(app: &App, portal: &str, thread_id: &str) -> Result<(), JobError> {
-    sync(app, portal, thread_id, SyncReason::Full).await
+    sync(app, portal, thread_id, SyncReason::Full, None).await
 }
 
 /// Brings the conversation's Slack side up to date, reading what `reason` needs: a full
 /// sync reads the thread and its newest messages page; a new message only the page (the
-/// thread as stored is trusted for `REFRESH_SECS`); a due card nothing. Idempotent.
+/// thread as stored is trusted for `REFRESH_SECS`); a due card nothing. A message-only sync
+/// for a message already recorded (a retried webhook, or the inbox telling us of a reply
+/// sent from Slack, which `slack_to_inbox` recorded and put on the card) reads nothing
+/// else. Idempotent.
 pub async fn sync(
     app: &App,
     portal: &str,
     thread_id: &str,
     reason: SyncReason,
+    message_id: Option<&str>,
 ) -> Result<(), JobError> {
+    let found = match (reason, message_id) {
+        // The install and the message's record in one read.
+        (SyncReason::Messages, Some(id)) => {
+            let (install, known) = app
+                .records
+                .install_and_message(portal, thread_id, id)
+                .await
+                .map_err(store_err)?;
+            if known {
+                tracing::info!(
+                    portal,
+                    conversation = thread_id,
+                    message_id = id,
+                    "message already in the thread"
+                );
+                return Ok(());
+            }
+            crate::services::slack_token::with_fresh_token(app, install).await
+        }
+        _ => crate::services::slack_token::install_for_portal(app, portal).await,
+    };
     let log_skip = |reason: &str| {
         tracing::info!(
             portal,
@@ -206,7 +230,7 @@ pub async fn sync(
         );
         Ok(())
     };
-    let mut install = match crate::services::slack_token::install_for_portal(app, portal).await {
+    let mut install = match found {
         Ok(Some(i)) => i,
         Ok(None) => return log_skip("no install for this portal"),
         Err(e) => return Err(e),
@@ -290,13 +314,6 @@ struct Sync<'a> {
 
 fn store_err(e: crate::store::StoreError) -> JobError {
     JobError::retry(e.to_string())
-}
-
-/// The card kept with the conversation, when it can be read.
-fn kept_card(map: &ThreadMap) -> Option<Card> {
-    map.card
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok())
 }
 
 impl Sync<'_> {
@@ -400,6 +417,9 @@ impl Sync<'_> {
         };
         let inbox_url = inbox_link(app, portal, thread_id);
         for m in messages {
+            if m.is_from_visitor() {
+                map.reply_to = Some(ReplyTo::of(m));
+            }
             if cursor::seen(map, m) {
                 continue;
             }
@@ -514,14 +534,30 @@ impl Sync<'_> {
             Show::Nothing => map.card_due_at = None,
             Show::At(at) => map.card_due_at = Some(at),
             Show::Now => {
-                map = update_card(self.app, self.install, self.bot, map, card).await?;
-                map.card_shown_at = now;
-                map.card_due_at = None;
-                tracing::info!(
-                    portal = self.portal,
-                    conversation = self.thread_id,
-                    "notification updated"
-                );
+                match update_card(self.app, self.install, self.bot, map.clone(), card).await {
+                    Ok(shown) => {
+                        map = shown;
+                        map.card_shown_at = now;
+                        map.card_due_at = None;
+                        tracing::info!(
+                            portal = self.portal,
+                            conversation = self.thread_id,
+                            "notification updated"
+                        );
+                    }
+                    // Slack's chat.update budget is the workspace's (tier 3, ~50 a minute):
+                    // past it the card waits for the sweep, and the thread's messages still
+                    // go now rather than the whole sync failing.
+                    Err(JobError::Retry {
+                        after: Some(after),
+                        reason,
+                    }) => {
+                        let at = now + (after.as_secs() as i64).max(card_state::COALESCE_SECS);
+                        tracing::info!(portal = self.portal, conversation = self.thread_id, reason = %reason, due = at, "card update deferred");
+                        map.card_due_at = Some(at);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(map)

@@ -345,6 +345,26 @@ impl Records {
         }
     }
 
+    /// The portal's install, and whether inbox message `message_id` of conversation
+    /// `thread` is recorded (mirrored, or sent from Slack): one read.
+    pub async fn install_and_message(
+        &self,
+        portal: &str,
+        thread: &str,
+        message_id: &str,
+    ) -> R<(Option<Install>, bool)> {
+        let keys = [
+            keys::install(portal),
+            (keys::conv_pk(portal, thread), keys::message_sk(message_id)),
+        ];
+        let mut found = self.store.get_many(&keys).await?.into_iter();
+        let install = match found.next().flatten() {
+            Some(it) => Some(self.install_from(&it)?),
+            None => None,
+        };
+        Ok((install, found.next().flatten().is_some()))
+    }
+
     pub async fn install_for_team(&self, team: &str) -> R<Option<Install>> {
         let Some(p) = self.get_item(keys::team(team)).await? else {
             return Ok(None);

@@ -36,6 +36,13 @@ impl Records {
             it.insert("move_notice_pending".into(), Attr::Bool(true));
         }
         put_opt_s(&mut it, "page_after", &t.page_after);
+        if let Some(r) = t
+            .reply_to
+            .as_ref()
+            .and_then(|r| serde_json::to_string(r).ok())
+        {
+            it.insert("reply_to".into(), s(r));
+        }
         if !t.recent_ids.is_empty() {
             // Inbox message ids hold no ','.
             it.insert("recent_ids".into(), s(t.recent_ids.join(",")));
@@ -83,6 +90,8 @@ impl Records {
         });
         Ok(ThreadMap {
             page_after: opt_s(it, "page_after"),
+            // Unreadable: the reply reads the conversation's messages instead.
+            reply_to: opt_s(it, "reply_to").and_then(|r| serde_json::from_str(&r).ok()),
             recent_ids: opt_s(it, "recent_ids")
                 .map(|r| r.split(',').map(str::to_string).collect())
                 .unwrap_or_default(),

@@ -3,9 +3,10 @@
 //! what changes often (last reply, first response) goes to Slack at most once per
 //! `COALESCE_SECS`, what matters at once (status, assignee) at once.
 
+use crate::app::App;
 use crate::chat::blocks::card::{urgent_part, Card};
 use crate::chat::blocks::messages::sender_name;
-use crate::domain::{Direction, Message};
+use crate::domain::{Direction, Message, ThreadMap};
 
 /// At most one coalesced `chat.update` per card in this many seconds: Slack's `chat.update`
 /// is tier 3, about 50 a minute per workspace (contracts/slack.md), shared by every card.
@@ -31,6 +32,46 @@ pub fn apply_messages(card: &mut Card, messages: &[Message]) {
         if card.last_reply.as_ref().is_none_or(|(_, t)| secs >= *t) {
             card.last_reply = Some((sender_name(m), secs));
         }
+    }
+}
+
+/// The card kept with the conversation, when it can be read.
+pub fn kept_card(map: &ThreadMap) -> Option<Card> {
+    map.card
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+}
+
+/// A message the inbox took from Slack (an agent's reply): put on the kept card, and its
+/// coalesced update set due, so the sweep shows it without the inbox being read when it
+/// reports the message back. Best effort: the next sync of the conversation catches up.
+pub async fn note_sent(app: &App, portal: &str, thread: &str, sent: &Message) {
+    let now = app.clock.now_secs();
+    let Ok(Some(map)) = app.records.get_thread(portal, thread).await else {
+        return;
+    };
+    let Some(mut card) = kept_card(&map) else {
+        return;
+    };
+    apply_messages(&mut card, std::slice::from_ref(sent));
+    let due = match when_to_show(&map.status, &card, map.card_shown_at, now) {
+        Show::Nothing => return,
+        Show::Now => now,
+        Show::At(at) => at,
+    };
+    let next = ThreadMap {
+        card: serde_json::to_string(&card).ok(),
+        card_due_at: Some(map.card_due_at.map_or(due, |d| d.min(due))),
+        ..map
+    };
+    match app.records.save_thread(&next).await {
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::info!(
+            portal,
+            conversation = thread,
+            "card not noted: the conversation changed meanwhile; its next sync shows the reply"
+        ),
+        Err(e) => tracing::warn!(portal, conversation = thread, error = %e, "card not noted"),
     }
 }
 
