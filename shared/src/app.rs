@@ -186,7 +186,10 @@ impl App {
             slack: SlackApi::new(http.clone(), &settings.slack_api_url)
                 .with_files_url(&settings.slack_files_url)
                 .with_limits(settings.slack_limits),
-            inbox: Arc::new(HubSpotApi::new(http, &settings.hubspot_api_url)),
+            inbox: Arc::new(
+                HubSpotApi::new(http, &settings.hubspot_api_url)
+                    .with_budget(settings.hubspot_per_10s),
+            ),
             queue,
             clock,
             settings,

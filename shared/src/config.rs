@@ -109,6 +109,10 @@ pub struct Settings {
     /// Slack's rates the client paces by (`SLACK_POSTS_PER_CHANNEL_PER_MIN`, default 60;
     /// `SLACK_TIER3_PER_MIN`, default 50; 0: unpaced), contracts/slack.md.
     pub slack_limits: crate::chat::slack::SlackLimits,
+    /// HubSpot requests per ten seconds a process spreads a portal's calls over until an
+    /// answer's `X-HubSpot-RateLimit-Max` says (`HUBSPOT_REQUESTS_PER_10S`, default 100;
+    /// 0: by the headers only).
+    pub hubspot_per_10s: u64,
 }
 
 fn secs(get: Lookup, name: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -219,6 +223,12 @@ impl Settings {
             store,
             queue_url: opt(get, "QUEUE_URL"),
             sweep_every_secs: secs(get, "SWEEP_EVERY_SECS", 60)?,
+            hubspot_per_10s: whole(
+                get,
+                "HUBSPOT_REQUESTS_PER_10S",
+                100,
+                "must be a whole number of requests",
+            )?,
             slack_limits: crate::chat::slack::SlackLimits {
                 posts_per_channel_per_min: whole(
                     get,

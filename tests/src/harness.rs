@@ -115,6 +115,7 @@ pub async fn start(opts: Opts) -> Env {
     // a test that posts hundreds of messages into one channel does not take minutes.
     vars.insert("SLACK_POSTS_PER_CHANNEL_PER_MIN".into(), "0".into());
     vars.insert("SLACK_TIER3_PER_MIN".into(), "0".into());
+    vars.insert("HUBSPOT_REQUESTS_PER_10S".into(), "0".into());
     for (k, v) in &opts.extra {
         vars.insert(k.to_string(), v.clone());
     }

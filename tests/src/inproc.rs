@@ -65,6 +65,7 @@ pub async fn in_process(
         // Unpaced unless asked (`paced`): the fakes do not limit rates.
         ("SLACK_POSTS_PER_CHANNEL_PER_MIN", "0".to_string()),
         ("SLACK_TIER3_PER_MIN", "0".to_string()),
+        ("HUBSPOT_REQUESTS_PER_10S", "0".to_string()),
     ]
     .into_iter()
     .collect();

@@ -56,6 +56,7 @@ async fn load_run_against_rate_limit_faithful_fakes() {
         extra: vec![
             ("SLACK_POSTS_PER_CHANNEL_PER_MIN", "60".into()),
             ("SLACK_TIER3_PER_MIN", "50".into()),
+            ("HUBSPOT_REQUESTS_PER_10S", "110".into()),
             ("SWEEP_EVERY_SECS", "10".into()),
         ],
         ..Opts::default()

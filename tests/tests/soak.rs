@@ -26,6 +26,11 @@
 //! SOAK_MAX_ATTEMPTS (queue attempts before a dead letter, 6), SOAK_DUP_RATE (0.05),
 //! SOAK_EARLY_RETRY_RATE (0.03), SOAK_TIME_LIMIT_SECS (900). `scripts/soak.sh --large` runs
 //! a bigger one.
+//!
+//! Rate limits as the platforms hold them stand in front of it all (`integration_tests::
+//! limits`: HubSpot's 110 requests per 10 s, Slack's post a second per channel and tier 3),
+//! and the client paces by the same rates; the conversations are in six inboxes routed to
+//! six channels, so that at 10 messages a second each channel stays within Slack's rate.
 
 mod support;
 
@@ -36,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integration_tests::harness::{start, Opts, APP_ID, BOT_USER, CHANNEL, PORTAL, TEAM, THREADS};
+use integration_tests::limits::{HubSpotLimit, SlackLimit};
 use serde_json::{json, Value};
 use shared::queue::Job;
 use support::*;
@@ -46,6 +52,33 @@ const AGENT: &str = "U0AGENT001";
 const AGENT_EMAIL: &str = "ann@example.com";
 const AGENT_USER_ID: &str = "2620022";
 const THREAD_BASE: u64 = 7_100_000_000;
+/// The conversations are in this many inboxes, each routed to its own channel (the first
+/// unrouted: the install's), so that each channel stays within Slack's one post a second.
+const CHANNELS: usize = 6;
+
+/// The inbox of conversation `conv`, and the channel it is routed to.
+fn inbox_of(conv: usize) -> String {
+    match conv % CHANNELS {
+        0 => "147959634".to_string(),
+        k => format!("91000{k}"),
+    }
+}
+
+fn channel_of(conv: usize) -> String {
+    match conv % CHANNELS {
+        0 => CHANNEL.to_string(),
+        k => format!("C0SOAK{k:04}"),
+    }
+}
+
+/// The conversation of a thread id.
+fn conv_of(thread: &str) -> usize {
+    thread
+        .parse::<u64>()
+        .ok()
+        .and_then(|t| t.checked_sub(THREAD_BASE))
+        .map_or(0, |c| c as usize)
+}
 
 fn env_or<T: FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -169,7 +202,7 @@ impl World {
             (
                 json!({
                     "id": thread, "status": "OPEN", "archived": false, "spam": false,
-                    "inboxId": "147959634", "associatedContactId": "1401",
+                    "inboxId": inbox_of(conv_of(thread)), "associatedContactId": "1401",
                     "originalChannelId": "1000", "originalChannelAccountId": "148662",
                     "createdAt": "2026-11-27T10:00:00Z"
                 }),
@@ -602,7 +635,7 @@ impl Driver {
         let body = json!({
             "token": "verification-token", "team_id": TEAM, "api_app_id": "A0APP00001",
             "type": "event_callback", "event_id": event_id, "event_time": now_ms() / 1000,
-            "event": {"type": "message", "channel": CHANNEL, "user": AGENT,
+            "event": {"type": "message", "channel": channel_of(conv), "user": AGENT,
                       "text": format!("{tok} thanks &amp; *see* <https://example.com/help|the guide>"),
                       "ts": ts, "thread_ts": parent, "parent_user_id": BOT_USER, "event_ts": ts,
                       "channel_type": "channel"},
@@ -634,7 +667,7 @@ impl Driver {
             if let Ok(Some(_)) = self
                 .app
                 .records
-                .thread_for_slack(TEAM, CHANNEL, &parent)
+                .thread_for_slack(TEAM, &channel_of(conv_of(thread)), &parent)
                 .await
             {
                 return Some(parent);
@@ -752,11 +785,37 @@ async fn soak_with_faults_loses_nothing() {
     let env = start(Opts {
         dynamo: true,
         max_attempts: cfg.max_attempts,
+        // Retried when the platform or the pacing says, as SQS does.
+        max_delay: Duration::from_secs(15),
+        // The client paces by the platforms' own rates, as deployed.
+        extra: vec![
+            ("SLACK_POSTS_PER_CHANNEL_PER_MIN", "60".into()),
+            ("SLACK_TIER3_PER_MIN", "50".into()),
+            ("HUBSPOT_REQUESTS_PER_10S", "110".into()),
+        ],
         ..Default::default()
     })
     .await;
+    // The platforms' rate limits first (a request over them is answered 429 as the platform
+    // does), then the injected faults, then the fakes.
+    let hubspot_limit = HubSpotLimit::mount(&env.hubspot).await;
+    let slack_limit = SlackLimit::mount(&env.slack).await;
     mount_drops(&env.slack, world.slack_faults.clone()).await;
     mount_drops(&env.hubspot, world.hubspot_faults.clone()).await;
+    for conv in 1..CHANNELS.min(cfg.conversations) {
+        env.runner
+            .app
+            .records
+            .set_route(&shared::domain::InboxRoute {
+                portal_id: PORTAL.into(),
+                inbox_id: inbox_of(conv),
+                channel_id: channel_of(conv),
+                set_by: "U0ADMIN001".into(),
+                set_at: 1,
+            })
+            .await
+            .expect("route");
+    }
     Mock::given(any())
         .respond_with(SlackFake(world.clone()))
         .with_priority(2)
@@ -919,7 +978,7 @@ async fn soak_with_faults_loses_nothing() {
                 .iter()
                 .filter(|p| p.thread_ts.as_deref() == Some(parent.ts.as_str()))
             {
-                if p.channel != CHANNEL {
+                if p.channel != channel_of(conv) {
                     problems.push(format!("post in channel {}", p.channel));
                 }
                 if p.text.contains("<!channel>")
@@ -1028,6 +1087,11 @@ async fn soak_with_faults_loses_nothing() {
         "dead letters: {} ({} syncs, {} replies); agents told privately: {}; echoes: {echoes}; unescaped visitor markup: {injected}; card updates: {}",
         dead.len(), dead_syncs.len(), dead_replies.len(), world.ephemerals.lock().unwrap().len(),
         world.updates.load(Ordering::Relaxed)
+    );
+    println!(
+        "platform rate limits ({CHANNELS} channels; HubSpot 110 per 10 s, Slack 1 post a second per channel, tier 3): 429s from HubSpot {}, from Slack {}",
+        hubspot_limit.refused(),
+        slack_limit.refused()
     );
     println!("faults injected  requests    429    5xx   slow  dropped");
     println!("  Slack         {}", world.slack_faults.summary());

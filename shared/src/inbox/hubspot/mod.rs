@@ -96,6 +96,13 @@ impl HubSpotApi {
         }
     }
 
+    /// Spreads this process's requests of a token over HubSpot's ten-second window, at most
+    /// `per_10s` until an answer gives the window's size (0: by the headers only).
+    pub fn with_budget(mut self, per_10s: u64) -> Self {
+        self.pacer = std::sync::Arc::new(pacing::Pacer::with_budget(per_10s));
+        self
+    }
+
     /// Milliseconds this client has waited for rate-limit windows to roll.
     pub fn paced_ms(&self) -> u64 {
         self.pacer.waited_ms()

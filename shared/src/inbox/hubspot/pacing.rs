@@ -4,8 +4,13 @@
 //! the next request waits for it to roll instead of drawing a 429: a busy portal slows down
 //! rather than fails. Kept per token (a token is one portal), per process; the queue's
 //! retries remain the answer to a 429 that still comes.
+//!
+//! Besides what the headers say, the process counts its own requests per token in the last
+//! ten seconds and keeps them under the window's size (`X-HubSpot-RateLimit-Max`, 100 until
+//! an answer says: the lowest of HubSpot's limits for apps), so that calls held back by a
+//! spent window do not all go at once when it rolls and spend the next one at its start.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -45,14 +50,72 @@ pub(crate) fn window_of(headers: &reqwest::header::HeaderMap, now: Instant) -> O
     })
 }
 
-#[derive(Default)]
+/// HubSpot's window for the per-app limits (contracts/hubspot.md: 110 per 10 s for a
+/// public app; private apps 100 to 190).
+const WINDOW: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX: u64 = 100;
+
+/// This process's own requests of one token in the last `WINDOW`, and the window's size.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    at: VecDeque<Instant>,
+    max: Option<u64>,
+    /// Until an answer says: 0, not counted.
+    default_max: u64,
+}
+
+impl Sent {
+    /// How long a request at `now` waits for its place, which it takes.
+    pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
+        while self
+            .at
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            self.at.pop_front();
+        }
+        let max = self.max.unwrap_or(self.default_max);
+        if max == 0 {
+            return Duration::ZERO;
+        }
+        let room = max.saturating_sub(FLOOR).max(1) as usize;
+        let starts = if self.at.len() < room {
+            now
+        } else {
+            // After the request `room` places back leaves the window (places already
+            // reserved in the future count as sent then).
+            let idx = self.at.len() - room;
+            (self.at[idx] + WINDOW).max(now)
+        };
+        self.at.push_back(starts);
+        (starts - now).min(MAX_WAIT)
+    }
+}
+
 pub(crate) struct Pacer {
     /// By a hash of the request's Authorization header (the token itself is not kept).
     windows: Mutex<HashMap<u64, Window>>,
+    sent: Mutex<HashMap<u64, Sent>>,
+    budget: u64,
     waited_ms: AtomicU64,
 }
 
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::with_budget(DEFAULT_MAX)
+    }
+}
+
 impl Pacer {
+    pub(crate) fn with_budget(budget: u64) -> Pacer {
+        Pacer {
+            windows: Mutex::default(),
+            sent: Mutex::default(),
+            budget,
+            waited_ms: AtomicU64::new(0),
+        }
+    }
+
     fn key(auth: Option<&reqwest::header::HeaderValue>) -> Option<u64> {
         let mut h = DefaultHasher::new();
         auth?.as_bytes().hash(&mut h);
@@ -68,10 +131,23 @@ impl Pacer {
         let Some(key) = Self::key(auth) else {
             return;
         };
+        let now = Instant::now();
+        let spread = self
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(|| Sent {
+                default_max: self.budget,
+                ..Sent::default()
+            })
+            .reserve(now);
         let wait = {
             let mut windows = self.windows();
-            let now = Instant::now();
-            let wait = wait_for(windows.get(&key).copied(), now);
+            let wait = wait_for(windows.get(&key).copied(), now)
+                .into_iter()
+                .chain((!spread.is_zero()).then_some(spread))
+                .max();
             if let Some(w) = windows.get_mut(&key) {
                 if w.rolls_at <= now {
                     windows.remove(&key);
@@ -98,7 +174,23 @@ impl Pacer {
         auth: Option<&reqwest::header::HeaderValue>,
         headers: &reqwest::header::HeaderMap,
     ) {
-        let (Some(key), Some(w)) = (Self::key(auth), window_of(headers, Instant::now())) else {
+        let Some(key) = Self::key(auth) else {
+            return;
+        };
+        let max = headers
+            .get("x-hubspot-ratelimit-max")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(max) = max {
+            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+            sent.entry(key)
+                .or_insert_with(|| Sent {
+                    default_max: self.budget,
+                    ..Sent::default()
+                })
+                .max = Some(max);
+        }
+        let Some(w) = window_of(headers, Instant::now()) else {
             return;
         };
         self.windows().insert(key, w);
@@ -133,6 +225,27 @@ mod tests {
             rolls_at: now,
         };
         assert_eq!(wait_for(Some(rolled), now + Duration::from_millis(1)), None);
+    }
+
+    #[test]
+    fn own_requests_are_spread_over_the_window_not_sent_at_once() {
+        let t0 = Instant::now();
+        let mut sent = Sent {
+            at: VecDeque::new(),
+            max: Some(12),
+            default_max: DEFAULT_MAX,
+        };
+        // Ten go at once (the window's 12 less the floor of 2), the eleventh waits for the
+        // first to leave the window, the twelfth for the second.
+        for _ in 0..10 {
+            assert_eq!(sent.reserve(t0), Duration::ZERO);
+        }
+        assert_eq!(sent.reserve(t0), WINDOW);
+        let t1 = t0 + Duration::from_secs(3);
+        assert_eq!(sent.reserve(t1), Duration::from_secs(7));
+        // Once the window has passed, requests go at once again.
+        let later = t0 + Duration::from_secs(25);
+        assert_eq!(sent.reserve(later), Duration::ZERO);
     }
 
     #[test]
