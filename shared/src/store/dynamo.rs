@@ -60,27 +60,24 @@ impl DynamoStore {
                 .map_err(build_err)
         };
         let attr = |name: &str| typed(name, ScalarAttributeType::S);
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(GSI1)
-            .key_schema(key(GSI1PK, KeyType::Hash)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(build_err)?;
-        let due = GlobalSecondaryIndex::builder()
-            .index_name(DUE)
-            .key_schema(key(DUEPK, KeyType::Hash)?)
-            .key_schema(key(DUEAT, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(build_err)?;
+        // Both indexes project every attribute.
+        let index = |name: &str, keys: Vec<KeySchemaElement>| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .set_key_schema(Some(keys))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(build_err)
+        };
+        let gsi = index(GSI1, vec![key(GSI1PK, KeyType::Hash)?])?;
+        let due = index(
+            DUE,
+            vec![key(DUEPK, KeyType::Hash)?, key(DUEAT, KeyType::Range)?],
+        )?;
         let created = self
             .client
             .create_table()
