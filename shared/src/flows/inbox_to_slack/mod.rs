@@ -804,7 +804,8 @@ mod cursor {
             return (m.created_at_ms, m.id.as_str()) <= (map.cursor_at, map.cursor_id.as_str())
                 && !map.cursor_id.is_empty();
         }
-        m.created_at_ms < map.cursor_at - LATE_MS
+        // A time that could not be read (0) says nothing: the ids decide.
+        m.created_at_ms > 0 && m.created_at_ms < map.cursor_at - LATE_MS
     }
 
     pub fn advance(map: &mut ThreadMap, m: &Message) {
@@ -816,6 +817,58 @@ mod cursor {
         if map.recent_ids.len() > RECENT {
             let extra = map.recent_ids.len() - RECENT;
             map.recent_ids.drain(..extra);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::domain::MessageKind;
+
+        fn msg(id: &str, at: i64) -> Message {
+            Message {
+                id: id.into(),
+                kind: MessageKind::Chat,
+                created_at: String::new(),
+                created_at_ms: at,
+                text: None,
+                rich_text: None,
+                direction: None,
+                senders: vec![],
+                sent_by_app: None,
+                attachments: vec![],
+                reply_route: Default::default(),
+            }
+        }
+
+        #[test]
+        fn handled_messages_are_seen_and_a_late_one_within_a_minute_is_not() {
+            let mut map = ThreadMap::default();
+            for (id, at) in [("a", 100_000), ("b", 200_000), ("c", 300_000)] {
+                assert!(!seen(&map, &msg(id, at)));
+                advance(&mut map, &msg(id, at));
+            }
+            assert_eq!((map.cursor_at, map.cursor_id.as_str()), (300_000, "c"));
+            assert!(seen(&map, &msg("b", 200_000)));
+            // Shows up after "c" though written before it: still posted.
+            assert!(!seen(&map, &msg("x", 290_000)));
+            advance(&mut map, &msg("x", 290_000));
+            assert_eq!(map.cursor_id, "c", "the cursor does not go back");
+            assert!(seen(&map, &msg("x", 290_000)));
+            // Long before the cursor: seen, whatever its id.
+            assert!(seen(&map, &msg("old", 10_000)));
+            // A time that could not be read is decided by the ids.
+            assert!(!seen(&map, &msg("t0", 0)));
+        }
+
+        #[test]
+        fn at_most_the_last_hundred_ids_are_kept() {
+            let mut map = ThreadMap::default();
+            for n in 0..150 {
+                advance(&mut map, &msg(&format!("m{n}"), 1000 + n));
+            }
+            assert_eq!(map.recent_ids.len(), RECENT);
+            assert_eq!(map.recent_ids[0], "m50");
         }
     }
 }
