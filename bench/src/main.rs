@@ -310,6 +310,11 @@ fn base_env(name: &str, aws: &Aws, args: &Args, stubs: &stubs::Stubs) -> Vec<(St
         v("SLACK_TEAM_ID", TEAM),
         v("SLACK_BOT_TOKEN", BOT_TOKEN),
         v("SLACK_CHANNEL_ID", CHANNEL),
+        // Our own time is measured, not Slack's or HubSpot's rates: a burst of 1000 posts
+        // into one channel would otherwise be paced to one a second.
+        v("SLACK_POSTS_PER_CHANNEL_PER_MIN", "0"),
+        v("SLACK_TIER3_PER_MIN", "0"),
+        v("HUBSPOT_REQUESTS_PER_10S", "0"),
     ]
 }
 

@@ -308,8 +308,8 @@ async fn slack_events(app: &App, req: &Request) -> Response {
             ..
         } => (team_id, event_id, bot_user, event, raw_event),
     };
-    // Before the acknowledgement: only what needs no store, then the one deduplicating
-    // write; the worker reads the install and the thread (issue: API economy).
+    // Before the acknowledgement: only what needs no store; the worker deduplicates and
+    // reads the install and the thread (issue: API economy).
     if let Some(reason) = crate::edge::worker::ignored_without_store(&event, bot_user.as_deref()) {
         tracing::info!(route = ROUTE, team = %team_id, reason, "slack event ignored");
         return Response::ok();
@@ -323,31 +323,12 @@ async fn slack_events(app: &App, req: &Request) -> Response {
         thread_ts,
         event: raw_event.to_string(),
     };
-    // Slack retries (X-Slack-Retry-Num) and may do so while the first try still runs: the
-    // conditional write makes exactly one of them proceed.
-    let now = app.clock.now_secs();
-    match app
-        .records
-        .first_time("slack-event", &event_id, 24 * 3600, now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(route = ROUTE, team = %team_id, event_id = %event_id, retry = req.header("x-slack-retry-num").unwrap_or("0"), "duplicate event ignored");
-            return Response::ok();
-        }
-        Err(e) => {
-            tracing::error!(route = ROUTE, team = %team_id, error = %e, "store unavailable");
-            return Response::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unavailable; retry",
-            );
-        }
-    }
+    // No store call before the acknowledgement: Slack's retries (X-Slack-Retry-Num), also
+    // one sent while the first still runs, carry the same event id, which is the queue's
+    // deduplication id (SQS FIFO drops a repeat within five minutes); the worker's
+    // conditional write on it catches a later one (`worker::run_job`, SlackEvent).
     tracing::info!(route = ROUTE, team = %team_id, event_id = %event_id, job = job.kind(), "queued");
     if let Err(e) = app.queue.enqueue(job, &event_id).await {
-        // Let Slack's retry through the idempotency check again.
-        let _ = app.records.forget("slack-event", &event_id).await;
         return enqueue_failed(e, ROUTE);
     }
     Response::ok()

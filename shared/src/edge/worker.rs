@@ -482,6 +482,19 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             event,
             ..
         } => {
+            // Once per event id: a retry of Slack's that came after the queue's five-minute
+            // deduplication is dropped here. This job's own retries (attempt > 1) go on, in
+            // case its first attempt wrote the id and then failed.
+            let now = app.clock.now_secs();
+            let first = app
+                .records
+                .first_time("slack-event", event_id, 24 * 3600, now)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            if !first && attempt <= 1 {
+                tracing::info!(team = %team_id, event_id = %event_id, "duplicate event ignored");
+                return Ok(());
+            }
             let value: serde_json::Value = serde_json::from_str(event)
                 .map_err(|e| JobError::Fatal(format!("slack event not readable: {e}")))?;
             let parsed = crate::edge::inbound::parse_event(&value)

@@ -20,12 +20,6 @@ impl Records {
         }
     }
 
-    /// Forgets `key`, so a redelivery is processed again (after a failure we want retried).
-    pub async fn forget(&self, scope: &str, key: &str) -> R<()> {
-        let (pk, sk) = keys::idempotency(scope, key);
-        self.store.delete(&pk, &sk, Cond::None).await.map(|_| ())
-    }
-
     // ---- OAuth state ----
 
     pub async fn put_oauth_state(&self, st: &OAuthState) -> R<()> {
