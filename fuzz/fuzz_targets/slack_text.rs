@@ -86,6 +86,7 @@ fn card(text: &str) {
         last_reply: Some((text.to_string(), 1_795_773_601)),
         first_response_secs: Some(i64::from(text.len() as u32)),
         first_in_ms: None,
+        waiting_since: Some(text.len() as i64).filter(|_| text.len() % 2 == 0),
     };
     // Within Slack's Block Kit limits for any text (else Slack refuses the whole card).
     if let Err(e) = shared::chat::blocks::limits::check(&card.blocks(), false) {

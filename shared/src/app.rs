@@ -346,6 +346,8 @@ impl App {
                 last_error: None,
                 created_at: self.clock.now_secs(),
                 version: 0,
+                alerts: Default::default(),
+                timers: Default::default(),
             };
             apply(&mut install);
             self.records.put_install(&install).await?;

@@ -113,6 +113,35 @@ pub struct Settings {
     /// answer's `X-HubSpot-RateLimit-Max` says (`HUBSPOT_REQUESTS_PER_10S`, default 100;
     /// 0: by the headers only).
     pub hubspot_per_10s: u64,
+    /// What waiting visitors get unless an admin set otherwise in the Home tab.
+    pub alerts: crate::domain::AlertDefaults,
+}
+
+fn alert_defaults(get: Lookup) -> Result<crate::domain::AlertDefaults, ConfigError> {
+    use crate::domain::AlertDefaults;
+    let d = AlertDefaults::default();
+    let n = |name: &'static str, default: u32| {
+        whole(get, name, default, "must be a whole number of seconds")
+    };
+    let digest_hour_utc = match opt(get, "DIGEST_HOUR_UTC") {
+        None => None,
+        Some(v) => match v.parse::<u8>() {
+            Ok(h) if h < 24 => Some(h),
+            _ => {
+                return Err(ConfigError::Malformed {
+                    name: "DIGEST_HOUR_UTC",
+                    reason: "must be an hour from 0 to 23".into(),
+                })
+            }
+        },
+    };
+    Ok(AlertDefaults {
+        first_response_secs: n("FIRST_RESPONSE_ALERT_SECS", d.first_response_secs)?,
+        next_response_secs: n("NEXT_RESPONSE_ALERT_SECS", d.next_response_secs)?,
+        escalate_secs: n("ESCALATE_AFTER_SECS", d.escalate_secs)?,
+        digest_hour_utc,
+        reconcile_every_secs: n("RECONCILE_EVERY_SECS", d.reconcile_every_secs)?,
+    })
 }
 
 fn secs(get: Lookup, name: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -223,6 +252,7 @@ impl Settings {
             store,
             queue_url: opt(get, "QUEUE_URL"),
             sweep_every_secs: secs(get, "SWEEP_EVERY_SECS", 60)?,
+            alerts: alert_defaults(get)?,
             hubspot_per_10s: whole(
                 get,
                 "HUBSPOT_REQUESTS_PER_10S",

@@ -433,6 +433,67 @@ fn messages_page(r: &Request, mut all: Vec<Value>) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+/// The threads list as HubSpot serves it for the reconciliation: sorted by
+/// `latestMessageTimestamp` only together with `latestMessageTimestampAfter` (a 400
+/// otherwise), each thread's latest message time its newest message's, paged by `after`
+/// (`limit`, 20 when not asked, at most 100 here).
+fn threads_page(r: &Request, all: &Threads) -> ResponseTemplate {
+    let q: HashMap<String, String> = r.url.query_pairs().into_owned().collect();
+    let invalid = |m: &str| {
+        ResponseTemplate::new(400)
+            .set_body_json(json!({"status": "error", "message": m, "category": "VALIDATION_ERROR"}))
+    };
+    if q.get("sort").map(String::as_str) != Some("latestMessageTimestamp") {
+        return invalid("this stand-in serves the threads list sorted by latestMessageTimestamp");
+    }
+    let Some(after_ms) = q
+        .get("latestMessageTimestampAfter")
+        .and_then(|t| shared::inbox::hubspot::wire::parse_rfc3339_ms(t))
+    else {
+        return invalid(
+            "latestMessageTimestampAfter is required when sorting by latestMessageTimestamp",
+        );
+    };
+    let mut listed: Vec<(i64, String, Value)> = all
+        .iter()
+        .filter_map(|(id, (t, msgs))| {
+            let latest = msgs
+                .iter()
+                .filter_map(|m| m["createdAt"].as_str())
+                .filter_map(shared::inbox::hubspot::wire::parse_rfc3339_ms)
+                .max()?;
+            let mut t = t.clone();
+            t["latestMessageTimestamp"] = json!(shared::support::clock::rfc3339_ms(latest));
+            (latest > after_ms).then(|| (latest, id.clone(), t))
+        })
+        .collect();
+    listed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let start = match q.get("after") {
+        None => 0,
+        Some(a) => match a.strip_prefix("VEhS").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n,
+            None => return invalid("Invalid paging token"),
+        },
+    };
+    let end = (start + limit).min(listed.len());
+    let page: Vec<Value> = listed
+        .get(start.min(listed.len())..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|(_, _, t)| t.clone())
+        .collect();
+    let mut body = json!({"results": page});
+    if end < listed.len() {
+        body["paging"] = json!({"next": {"after": format!("VEhS{end}")}});
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
 /// A fake Conversations inbox: threads and their messages, changeable during a test. GET
 /// thread, GET messages and POST message (a reply, appended as the inbox would, marked as
 /// sent by our app) are served from this state.
@@ -457,6 +518,16 @@ impl Inbox {
                     None => ResponseTemplate::new(404)
                         .set_body_json(json!({"status": "error", "message": "not found"})),
                 }
+            })
+            .with_priority(3)
+            .mount(hubspot)
+            .await;
+        let st = inbox.state.clone();
+        Mock::given(method("GET"))
+            .and(path(THREADS))
+            .respond_with(move |r: &Request| match st.lock() {
+                Ok(s) => threads_page(r, &s),
+                Err(_) => ResponseTemplate::new(500),
             })
             .with_priority(3)
             .mount(hubspot)

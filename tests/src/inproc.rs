@@ -66,6 +66,12 @@ pub async fn in_process(
         ("SLACK_POSTS_PER_CHANNEL_PER_MIN", "0".to_string()),
         ("SLACK_TIER3_PER_MIN", "0".to_string()),
         ("HUBSPOT_REQUESTS_PER_10S", "0".to_string()),
+        // What a message costs is counted without the waiting-visitor alerts (the fixed
+        // message times of the fakes are days old, so every wait would be due at once);
+        // tests/tests/waits.rs tests those.
+        ("FIRST_RESPONSE_ALERT_SECS", "0".to_string()),
+        ("NEXT_RESPONSE_ALERT_SECS", "0".to_string()),
+        ("ESCALATE_AFTER_SECS", "0".to_string()),
     ]
     .into_iter()
     .collect();

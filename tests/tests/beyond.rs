@@ -281,7 +281,7 @@ async fn the_card_shows_last_reply_and_time_to_first_response() {
     assert!(e.slack_calls("chat.update").await.is_empty(), "not due yet");
     e.clock.advance_secs(31);
     let swept = shared::flows::timers::sweep(&e.runner.app).await.unwrap();
-    assert_eq!(swept.cards, 1);
+    assert_eq!(swept.conversations, 1);
     e.drain().await;
     let updates = e.slack_calls("chat.update").await;
     assert_eq!(updates.len(), 1, "{updates:?}");
@@ -292,7 +292,7 @@ async fn the_card_shows_last_reply_and_time_to_first_response() {
     );
     // Shown: the next sweep finds nothing due.
     let swept = shared::flows::timers::sweep(&e.runner.app).await.unwrap();
-    assert_eq!(swept.cards, 0);
+    assert_eq!(swept.conversations, 0);
     assert!(card.contains("Ann Agent"), "{card}");
     // Never past Slack's limits: fields at most 10, text objects at most 3000 characters.
     let blocks: Value = serde_json::from_str(&card).unwrap();

@@ -231,7 +231,7 @@ async fn a_visitor_message_costs_one_call_each_way_and_four_store_calls_at_any_l
     b.clock.advance_secs(31);
     let (h0, s0) = (paths(&b.hubspot).await.len(), paths(&b.slack).await.len());
     let swept = shared::flows::timers::sweep(&b.app).await.unwrap();
-    assert_eq!(swept.cards, 1);
+    assert_eq!(swept.conversations, 1);
     b.drain().await;
     assert_eq!(paths(&b.hubspot).await.len(), h0);
     assert_eq!(paths(&b.slack).await[s0..], ["POST /chat.update"]);

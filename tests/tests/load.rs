@@ -97,6 +97,7 @@ async fn load_run_against_rate_limit_faithful_fakes() {
                 channel_id: format!("C0LOAD{c:04}"),
                 set_by: "U0ADMIN001".into(),
                 set_at: 1,
+                alerts: Default::default(),
             })
             .await
             .unwrap();

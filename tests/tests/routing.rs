@@ -221,6 +221,7 @@ async fn a_conversation_moved_to_a_routed_inbox_follows_with_a_note_in_its_old_t
             channel_id: SALES_CH.into(),
             set_by: ADMIN.into(),
             set_at: 1,
+            alerts: Default::default(),
         })
         .await
         .unwrap();

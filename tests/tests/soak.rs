@@ -812,6 +812,7 @@ async fn soak_with_faults_loses_nothing() {
                 channel_id: channel_of(conv),
                 set_by: "U0ADMIN001".into(),
                 set_at: 1,
+                alerts: Default::default(),
             })
             .await
             .expect("route");

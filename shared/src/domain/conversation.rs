@@ -45,6 +45,8 @@ pub struct Conversation {
     pub spam: bool,
     /// When it started, in milliseconds since the epoch; 0 when unknown.
     pub created_at_ms: i64,
+    /// When its latest message came (epoch ms; 0: not given).
+    pub latest_message_ms: i64,
 }
 
 /// What the card shows of the visitor's CRM contact.

@@ -2,8 +2,13 @@
 
 mod conversation;
 mod files;
+mod wait;
 pub use conversation::*;
 pub use files::SlackFile;
+pub use wait::{
+    duration_text, is_user_group_id, next_hour, on_message, AlertDefaults, AlertSettings, DueNow,
+    Wait, WaitTimes,
+};
 
 use crate::support::secret::Secret;
 
@@ -79,6 +84,28 @@ pub struct Install {
     /// is saved only over the version it was made to (`Records::update_install`), so the
     /// worker's health writes and an admin's Home-tab change never undo each other.
     pub version: i64,
+    /// Response alerts, escalation and the digest as an admin set them (Home tab).
+    pub alerts: AlertSettings,
+    /// The install's own timers (digest, reconciliation) on the timer index.
+    pub timers: InstallTimers,
+}
+
+/// When an install's timed work is next due.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstallTimers {
+    /// The next reconciliation with the inbox (epoch s; 0: at the next sweep).
+    pub reconcile_at: i64,
+    /// How far the last reconciliation read the inbox's activity (epoch ms; 0: not yet).
+    pub reconciled_to_ms: i64,
+    /// The next digest (epoch s), when the install has one.
+    pub digest_at: Option<i64>,
+}
+
+impl InstallTimers {
+    pub fn due_at(&self) -> i64 {
+        self.digest_at
+            .map_or(self.reconcile_at, |d| d.min(self.reconcile_at))
+    }
 }
 
 /// Slack token rotation (the app's `token_rotation_enabled`): the bot token lasts 12 hours
@@ -149,9 +176,44 @@ pub struct ThreadMap {
     pub card_due_at: Option<i64>,
     /// Where a reply from Slack goes (the latest visitor message's channel and senders).
     pub reply_to: Option<ReplyTo>,
+    /// A visitor waiting for an answer, and whether an agent has answered here before.
+    pub wait: Option<Wait>,
+    pub answered: bool,
+    /// When the wait's alert or escalation is due (epoch s), as the settings said when the
+    /// wait began; the timer job reads them again before acting.
+    pub wait_due_at: Option<i64>,
+    /// The first response: when the visitor's first message came and how long the answer
+    /// took (epoch s, s), for the digest's figures.
+    pub first_response: Option<(i64, i64)>,
+    /// The alert settings of the conversation's inbox as last read (routing by inbox).
+    pub inbox_alerts: Option<AlertSettings>,
 }
 
 impl ThreadMap {
+    /// The soonest timer of the conversation: its card's coalesced update or its wait.
+    pub fn due_at(&self) -> Option<i64> {
+        match (self.card_due_at, self.wait_due_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Brings the waiting state up to date with `m` (oldest first), and the first response.
+    pub fn note_message(&mut self, m: &Message, now: i64) {
+        let before = self.wait.clone();
+        on_message(&mut self.wait, &mut self.answered, m, now);
+        if let (Some(w), None) = (&before, &self.wait) {
+            if w.first && self.first_response.is_none() {
+                let at = if m.created_at_ms > 0 {
+                    m.created_at_ms.div_euclid(1000)
+                } else {
+                    now
+                };
+                self.first_response = Some((w.since, (at - w.since).max(0)));
+            }
+        }
+    }
+
     /// The channel a Slack message of this conversation with timestamp `ts` is in: Slack
     /// timestamps grow, so it is the channel of the last notification posted at or before it.
     pub fn channel_of(&self, ts: &str) -> &str {
@@ -177,6 +239,8 @@ pub struct InboxRoute {
     pub channel_id: String,
     pub set_by: String,
     pub set_at: i64,
+    /// The inbox's own alert settings, over the install's.
+    pub alerts: AlertSettings,
 }
 
 /// A Slack user mapped to an inbox (HubSpot) user.

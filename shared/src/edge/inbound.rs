@@ -581,7 +581,12 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
                 url: s(a, "url"),
                 selected: s(a, "selected_conversation")
                     .or_else(|| s(a, "selected_channel"))
-                    .or_else(|| s(a, "selected_user")),
+                    .or_else(|| s(a, "selected_user"))
+                    .or_else(|| {
+                        a.pointer("/selected_option/value")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    }),
                 action_ts: s(a, "action_ts"),
                 block_id: s(a, "block_id"),
             })

@@ -346,6 +346,9 @@ pub async fn run_job(app: &App, job: &Job, attempt: u32) -> Result<(), JobError>
             )
             .await
         }
+        Job::InstallTimers { portal_id, due } => {
+            crate::flows::timers::install_timers(app, portal_id, *due).await
+        }
         Job::DeleteConversation {
             portal_id,
             thread_id,
@@ -621,7 +624,8 @@ pub async fn dead_letter(app: &App, job: &Job, error: &str) {
         Job::SyncConversation { portal_id, .. }
         | Job::DeleteConversation { portal_id, .. }
         | Job::SlackReply { portal_id, .. }
-        | Job::SlackEdit { portal_id, .. } => portal_id.clone(),
+        | Job::SlackEdit { portal_id, .. }
+        | Job::InstallTimers { portal_id, .. } => portal_id.clone(),
         Job::SlashCommand { team_id, .. }
         | Job::Interaction { team_id, .. }
         | Job::Reaction { team_id, .. }

@@ -9,10 +9,13 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::chat::blocks::home::{
-    confirm_shared_channel, mrkdwn, utc, view, Routing, ACTION_CHANNEL, ACTION_CHANNEL_SHARED,
-    ACTION_DISCONNECT, ACTION_NOTIFICATIONS, ACTION_REACTIONS, ACTION_ROUTE_PREFIX,
+    confirm_shared_channel, mrkdwn, utc, view, AlertsView, Routing, ACTION_ALERT_PREFIX,
+    ACTION_CHANNEL, ACTION_CHANNEL_SHARED, ACTION_DISCONNECT, ACTION_NOTIFICATIONS,
+    ACTION_REACTIONS, ACTION_ROUTE_PREFIX,
 };
-use crate::domain::{Install, InstallSource, InstallStatus};
+use crate::domain::{
+    is_user_group_id, next_hour, AlertSettings, Install, InstallSource, InstallStatus,
+};
 use crate::queue::JobError;
 use crate::services::install::{
     can_manage, check_channel, check_confirmed_shared_channel, is_workspace_admin, ChannelCheck,
@@ -69,12 +72,17 @@ async fn publish_view(
     } else {
         None
     };
+    let alerts = match &routing {
+        Some(r) => Some(alerts_view(app, bot, r).await),
+        None => None,
+    };
     let mut v = view(
         Some(install),
         manage,
         notice,
         &install_url(app),
         routing.as_ref(),
+        alerts.as_ref(),
     );
     if let (Some(channel), Some(blocks)) = (confirm_shared, v["blocks"].as_array_mut()) {
         // Right under the notice that explains it.
@@ -95,6 +103,141 @@ async fn publish_view(
         }
         Err(e) => Err(crate::services::failures::slack_failure(app, install, e).await),
     }
+}
+
+/// The alert settings' choices: the routed inboxes by name, the workspace's user groups
+/// (none when Slack refuses: an install from before `usergroups:read` was asked for).
+async fn alerts_view(app: &App, bot: &Secret, r: &Routing) -> AlertsView {
+    let names: std::collections::HashMap<&str, &str> = match &r.inboxes {
+        Ok(i) => i.iter().map(|i| (i.id.as_str(), i.name.as_str())).collect(),
+        Err(_) => Default::default(),
+    };
+    let inboxes = r
+        .routes
+        .iter()
+        .map(|route| {
+            let name = names
+                .get(route.inbox_id.as_str())
+                .filter(|n| !n.is_empty())
+                .map_or_else(|| format!("Inbox {}", route.inbox_id), |n| n.to_string());
+            (route.clone(), name)
+        })
+        .collect();
+    let groups = match app.slack.user_groups(bot).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::info!(error = %e, "user groups not listed for the home tab");
+            vec![]
+        }
+    };
+    AlertsView {
+        defaults: app.settings.alerts,
+        inboxes,
+        groups,
+    }
+}
+
+/// One alert setting from the Home tab: `field` of the install, or of a routed `inbox`.
+/// Answers the install as saved and what to tell the admin, or why nothing changed.
+async fn set_alert(
+    app: &App,
+    portal: &str,
+    field: &str,
+    inbox: Option<&str>,
+    value: &str,
+) -> Result<Result<(Install, String), String>, JobError> {
+    let secs = |v: &str| -> Result<Option<u32>, String> {
+        match v {
+            "default" => Ok(None),
+            v => v
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s <= 86_400)
+                .map(Some)
+                .ok_or_else(|| "That is not a time the app knows. Nothing changed.".to_string()),
+        }
+    };
+    let apply = |a: &mut AlertSettings| -> Result<(), String> {
+        match field {
+            "first" => a.first_response_secs = secs(value)?,
+            "next" => a.next_response_secs = secs(value)?,
+            "escalate" => a.escalate_secs = secs(value)?,
+            "target" => {
+                a.escalate_to = match value {
+                    "default" => None,
+                    "here" | "channel" => Some(value.to_string()),
+                    id if is_user_group_id(id) => Some(id.to_string()),
+                    _ => return Err("That is not a user group. Nothing changed.".into()),
+                }
+            }
+            "digest" if inbox.is_none() => {
+                a.digest_hour_utc = match value {
+                    "default" => None,
+                    "off" => Some(-1),
+                    h => match h.parse::<i8>() {
+                        Ok(h) if (0..24).contains(&h) => Some(h),
+                        _ => return Err("That is not an hour. Nothing changed.".into()),
+                    },
+                }
+            }
+            _ => return Err("That setting is not known. Nothing changed.".into()),
+        }
+        Ok(())
+    };
+    if let Some(inbox) = inbox {
+        let Some(mut route) = app
+            .records
+            .route_for(portal, inbox)
+            .await
+            .map_err(store_err)?
+        else {
+            return Ok(Err(format!(
+                "Inbox {inbox} has no channel of its own any more; its chats follow the settings above. Nothing changed."
+            )));
+        };
+        if let Err(e) = apply(&mut route.alerts) {
+            return Ok(Err(e));
+        }
+        app.records.set_route(&route).await.map_err(store_err)?;
+        let Some(install) = app.records.get_install(portal).await.map_err(store_err)? else {
+            return Ok(Err("This workspace is no longer connected.".into()));
+        };
+        return Ok(Ok((
+            install,
+            format!("Saved for inbox {inbox}: chats waiting from now on follow it."),
+        )));
+    }
+    let mut refused = None;
+    let now = app.clock.now_secs();
+    let saved = app
+        .records
+        .update_install(portal, |i| {
+            let mut a = i.alerts.clone();
+            if let Err(e) = apply(&mut a) {
+                refused = Some(e);
+                return false;
+            }
+            if a == i.alerts {
+                return false;
+            }
+            i.alerts = a;
+            // The digest's time follows its hour at once; the sweep sends it then.
+            let hour = i.alerts.digest_hour(app.settings.alerts.digest_hour_utc);
+            i.timers.digest_at = hour.map(|h| next_hour(now, h));
+            true
+        })
+        .await
+        .map_err(store_err)?;
+    if let Some(e) = refused {
+        return Ok(Err(e));
+    }
+    let Some(install) = saved else {
+        return Ok(Err("This workspace is no longer connected.".into()));
+    };
+    Ok(Ok((
+        install,
+        "Saved: chats waiting from now on follow it.".into(),
+    )))
 }
 
 /// The portal's inboxes and its routes, for the Home tab (a failure is shown, not fatal).
@@ -259,6 +402,21 @@ pub async fn act(
             }
             other => channel_refused(team, &portal, value, other)?,
         },
+        alert if alert.starts_with(ACTION_ALERT_PREFIX) => {
+            let rest = &alert[ACTION_ALERT_PREFIX.len()..];
+            let (field, inbox) = match rest.split_once(':') {
+                Some((f, i)) => (f, Some(i)),
+                None => (rest, None),
+            };
+            match set_alert(app, &portal, field, inbox, value).await? {
+                Ok((i, said)) => {
+                    install = i;
+                    tracing::info!(team, portal = %portal, user, field, inbox = inbox.unwrap_or(""), value, "alert setting changed");
+                    said
+                }
+                Err(refused) => refused,
+            }
+        }
         route if route.starts_with(ACTION_ROUTE_PREFIX) => {
             let inbox = &route[ACTION_ROUTE_PREFIX.len()..];
             route_inbox(app, &install, &bot, user, inbox, value).await?
@@ -300,6 +458,7 @@ pub async fn act(
                 true,
                 Some(&format!("<@{user}> disconnected HubSpot portal {portal}: nothing more is posted, and the app's tokens and links were deleted.")),
                 &install_url(app),
+                None,
                 None,
             );
             if let Err(e) = app.slack.publish_home(&bot, user, &v).await {
@@ -392,6 +551,14 @@ async fn route_inbox(
             "<#{channel}> is shared with other organisations (Slack Connect), so people outside this workspace would read the chats of inbox {inbox}. Nothing changed; pick a channel of this workspace only."
         ),
         ChannelCheck::Ready { .. } => {
+            // The inbox's alert settings stay with it when its channel changes.
+            let alerts = app
+                .records
+                .route_for(portal, inbox)
+                .await
+                .map_err(store_err)?
+                .map(|r| r.alerts)
+                .unwrap_or_default();
             app.records
                 .set_route(&crate::domain::InboxRoute {
                     portal_id: portal.clone(),
@@ -399,6 +566,7 @@ async fn route_inbox(
                     channel_id: channel.to_string(),
                     set_by: user.to_string(),
                     set_at: app.clock.now_secs(),
+                    alerts,
                 })
                 .await
                 .map_err(store_err)?;

@@ -272,6 +272,35 @@ impl Inbox for MemoryInbox {
         }
     }
 
+    async fn active_since(
+        &self,
+        token: &Secret,
+        after_ms: i64,
+        max: usize,
+    ) -> Result<Vec<Conversation>, InboxError> {
+        self.check(token)?;
+        let st = self.state();
+        let mut out: Vec<Conversation> = st
+            .conversations
+            .values()
+            .filter_map(|c| {
+                let latest = st
+                    .messages
+                    .get(&c.id)?
+                    .iter()
+                    .map(|m| m.created_at_ms)
+                    .max()?;
+                (latest > after_ms).then(|| Conversation {
+                    latest_message_ms: latest,
+                    ..c.clone()
+                })
+            })
+            .collect();
+        out.sort_by_key(|c| (c.latest_message_ms, c.id.clone()));
+        out.truncate(max);
+        Ok(out)
+    }
+
     async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError> {
         self.check(token)?;
         let mut all: Vec<InboxInfo> = self

@@ -57,6 +57,14 @@ pub trait Inbox: Send + Sync {
         conversation: &str,
         agent_user_id: Option<&str>,
     ) -> Result<(), InboxError>;
+    /// Conversations with a message after `after_ms` (epoch ms), soonest first, at most
+    /// `max` (the reconciliation sweep's read).
+    async fn active_since(
+        &self,
+        token: &Secret,
+        after_ms: i64,
+        max: usize,
+    ) -> Result<Vec<Conversation>, InboxError>;
     /// The portal's inboxes that are not archived, by name.
     async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError>;
 

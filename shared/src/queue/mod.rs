@@ -139,6 +139,9 @@ pub enum Job {
     /// The app was removed from a channel (`channel_left`, `group_left`, or
     /// `member_left_channel` for the bot).
     ChannelLost { team_id: String, channel_id: String },
+    /// An install's timed work is due (the sweep): the reconciliation with the inbox, the
+    /// daily digest, whichever is due at `due` (epoch s).
+    InstallTimers { portal_id: String, due: i64 },
 }
 
 impl Job {
@@ -203,6 +206,7 @@ impl Job {
             Job::Deactivate { team_id, .. }
             | Job::HomeAction { team_id, .. }
             | Job::ChannelLost { team_id, .. } => format!("team:{team_id}"),
+            Job::InstallTimers { portal_id, .. } => format!("install:{portal_id}"),
         }
     }
 
@@ -232,6 +236,7 @@ impl Job {
             Job::HomeAction { .. } => "home_action",
             Job::Deactivate { .. } => "deactivate",
             Job::ChannelLost { .. } => "channel_lost",
+            Job::InstallTimers { .. } => "install_timers",
         }
     }
 }
@@ -274,7 +279,8 @@ pub enum SyncReason {
     /// Only new messages (`conversation.newMessage`): the thread as stored is trusted for a
     /// few minutes, so only the newest messages page is read.
     Messages,
-    /// The card's coalesced update is due: nothing is read from the inbox.
+    /// A timer of the conversation is due (the card's coalesced update, a waiting
+    /// visitor's alert or escalation): nothing is read from the inbox.
     CardDue,
 }
 

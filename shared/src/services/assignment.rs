@@ -112,6 +112,7 @@ mod tests {
             last_reply: None,
             first_response_secs: None,
             first_in_ms: None,
+            waiting_since: None,
         };
         let (text, blocks) = message(&card, "https://acme.slack.com/archives/C1/p1");
         limits::check(&blocks, false).unwrap();

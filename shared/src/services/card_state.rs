@@ -47,22 +47,36 @@ pub fn kept_card(map: &ThreadMap) -> Option<Card> {
 /// reports the message back. Best effort: the next sync of the conversation catches up.
 pub async fn note_sent(app: &App, portal: &str, thread: &str, sent: &Message) {
     let now = app.clock.now_secs();
-    let Ok(Some(map)) = app.records.get_thread(portal, thread).await else {
+    let Ok(Some(mut map)) = app.records.get_thread(portal, thread).await else {
         return;
     };
-    let Some(mut card) = kept_card(&map) else {
+    // An answer from Slack ends the visitor's wait, and its timer with it.
+    let waited = map.wait.is_some();
+    map.note_message(sent, now);
+    if map.wait.is_none() {
+        map.wait_due_at = None;
+    }
+    let card_due = match kept_card(&map) {
+        Some(mut card) => {
+            apply_messages(&mut card, std::slice::from_ref(sent));
+            match when_to_show(&map.status, &card, map.card_shown_at, now) {
+                Show::Nothing => None,
+                Show::Now => Some((card, now)),
+                Show::At(at) => Some((card, at)),
+            }
+        }
+        None => None,
+    };
+    if card_due.is_none() && !(waited && map.wait.is_none()) {
         return;
-    };
-    apply_messages(&mut card, std::slice::from_ref(sent));
-    let due = match when_to_show(&map.status, &card, map.card_shown_at, now) {
-        Show::Nothing => return,
-        Show::Now => now,
-        Show::At(at) => at,
-    };
-    let next = ThreadMap {
-        card: serde_json::to_string(&card).ok(),
-        card_due_at: Some(map.card_due_at.map_or(due, |d| d.min(due))),
-        ..map
+    }
+    let next = match card_due {
+        Some((card, due)) => ThreadMap {
+            card: serde_json::to_string(&card).ok(),
+            card_due_at: Some(map.card_due_at.map_or(due, |d| d.min(due))),
+            ..map
+        },
+        None => map,
     };
     match app.records.save_thread(&next).await {
         Ok(Some(_)) => {}
@@ -117,6 +131,7 @@ mod tests {
             last_reply: None,
             first_response_secs: None,
             first_in_ms: None,
+            waiting_since: None,
         }
     }
 

@@ -116,6 +116,9 @@ pub struct Card {
     /// response time can be told from a later page of messages.
     #[serde(default)]
     pub first_in_ms: Option<i64>,
+    /// Since when a visitor has waited for an answer (epoch s), while they do.
+    #[serde(default)]
+    pub waiting_since: Option<i64>,
 }
 
 /// "2m 5s", "1h 3m", "45s".
@@ -133,13 +136,16 @@ impl Card {
     /// must show at once (`urgent_key`), then what may wait for a coalesced update.
     pub fn key(&self) -> String {
         format!(
-            "{}{LAZY}{}|{}",
+            "{}{LAZY}{}|{}|{}",
             self.urgent_key(),
             self.last_reply
                 .as_ref()
                 .map(|(w, t)| format!("{w}@{t}"))
                 .unwrap_or_default(),
             self.first_response_secs
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            self.waiting_since
                 .map(|s| s.to_string())
                 .unwrap_or_default()
         )
@@ -240,6 +246,9 @@ impl Card {
         }
         if let Some(secs) = self.first_response_secs {
             fields.push(json!({"type": "mrkdwn", "text": format!("*First response*\n{}", human_duration(secs))}));
+        }
+        if let Some(at) = self.waiting_since.filter(|_| self.status != "CLOSED") {
+            fields.push(json!({"type": "mrkdwn", "text": format!(":hourglass_flowing_sand: *Waiting for a reply*\nsince <!date^{at}^{{time}}|{at}>")}));
         }
         let closed = self.status == "CLOSED";
         let mut buttons = vec![
@@ -348,6 +357,7 @@ mod tests {
             last_reply: None,
             first_response_secs: None,
             first_in_ms: None,
+            waiting_since: None,
         }
     }
 

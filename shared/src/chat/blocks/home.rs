@@ -22,6 +22,16 @@ pub const ACTION_REACTIONS: &str = "home_reactions";
 /// Routing by inbox: the select of inbox N has action id `home_route:N`.
 pub const ACTION_ROUTE_PREFIX: &str = "home_route:";
 
+/// Alert settings: `home_alert:<field>` for the install, `home_alert:<field>:<inbox>` for a
+/// routed inbox; fields `first`, `next`, `escalate`, `target`, `digest` (install only).
+pub const ACTION_ALERT_PREFIX: &str = "home_alert:";
+
+/// At most this many routed inboxes get alert settings of their own in the Home tab.
+const MAX_INBOX_ALERTS: usize = 10;
+
+/// The waits an admin can pick (seconds; 0: off).
+const WAIT_CHOICES: &[u32] = &[0, 60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600];
+
 /// At most this many inboxes are listed (a Home tab holds at most 100 blocks).
 const MAX_ROUTED_INBOXES: usize = 40;
 
@@ -34,6 +44,135 @@ pub fn is_home_action(action_id: &str) -> bool {
             | ACTION_REACTIONS
             | ACTION_DISCONNECT
     ) || action_id.starts_with(ACTION_ROUTE_PREFIX)
+        || action_id.starts_with(ACTION_ALERT_PREFIX)
+}
+
+/// What the alert settings show besides the install's own: the deployment's defaults, the
+/// routed inboxes (with their names) and the workspace's user groups (empty when Slack
+/// did not list them: the `usergroups:read` scope is missing on older installs).
+#[derive(Debug, Clone)]
+pub struct AlertsView {
+    pub defaults: crate::domain::AlertDefaults,
+    pub inboxes: Vec<(crate::domain::InboxRoute, String)>,
+    pub groups: Vec<(String, String)>,
+}
+
+fn option(text: &str, value: &str) -> Value {
+    json!({"text": plain(text), "value": value})
+}
+
+fn wait_select(action: String, set: Option<u32>, default: u32, label: &str) -> Value {
+    let name = |s: u32| {
+        if s == 0 {
+            "off".to_string()
+        } else {
+            crate::domain::duration_text(i64::from(s))
+        }
+    };
+    let mut options = vec![option(
+        &format!("{label}: default ({})", name(default)),
+        "default",
+    )];
+    for c in WAIT_CHOICES {
+        options.push(option(&format!("{label}: {}", name(*c)), &c.to_string()));
+    }
+    // A value set another way (the environment's choices differ): shown as it is.
+    if let Some(s) = set.filter(|s| !WAIT_CHOICES.contains(s)) {
+        options.push(option(&format!("{label}: {}", name(s)), &s.to_string()));
+    }
+    let initial = match set {
+        Some(s) => options
+            .iter()
+            .find(|o| o["value"] == json!(s.to_string()))
+            .cloned(),
+        None => options.first().cloned(),
+    };
+    let mut sel = json!({"type": "static_select", "action_id": action, "placeholder": plain(label), "options": options});
+    if let Some(i) = initial {
+        sel["initial_option"] = i;
+    }
+    sel
+}
+
+fn target_select(action: String, set: Option<&str>, groups: &[(String, String)]) -> Value {
+    let mut options = vec![
+        option("Escalate to: default (@here)", "default"),
+        option("Escalate to: @here", "here"),
+        option("Escalate to: @channel", "channel"),
+    ];
+    // Slack's static_select holds at most 100 options.
+    for (id, handle) in groups.iter().take(90) {
+        let (h, _) = crate::chat::text::truncate_chars(handle, 40);
+        options.push(option(&format!("Escalate to: @{h}"), id));
+    }
+    if let Some(s) = set.filter(|s| !options.iter().any(|o| o["value"] == json!(s))) {
+        options.push(option(&format!("Escalate to: {s}"), s));
+    }
+    let initial = options
+        .iter()
+        .find(|o| o["value"] == json!(set.unwrap_or("default")))
+        .cloned();
+    let mut sel = json!({"type": "static_select", "action_id": action, "placeholder": plain("Escalate to"), "options": options});
+    if let Some(i) = initial {
+        sel["initial_option"] = i;
+    }
+    sel
+}
+
+fn digest_select(set: Option<i8>, default: Option<u8>) -> Value {
+    let name = |h: Option<u8>| h.map_or("off".to_string(), |h| format!("{h:02}:00 UTC"));
+    let mut options = vec![
+        option(&format!("Digest: default ({})", name(default)), "default"),
+        option("Digest: off", "off"),
+    ];
+    for h in 0..24u8 {
+        options.push(option(
+            &format!("Digest: {}", name(Some(h))),
+            &h.to_string(),
+        ));
+    }
+    let want = match set {
+        None => "default".to_string(),
+        Some(h) if (0..24).contains(&h) => h.to_string(),
+        Some(_) => "off".to_string(),
+    };
+    let initial = options.iter().find(|o| o["value"] == json!(want)).cloned();
+    let mut sel = json!({"type": "static_select", "action_id": format!("{ACTION_ALERT_PREFIX}digest"), "placeholder": plain("Digest"), "options": options});
+    if let Some(i) = initial {
+        sel["initial_option"] = i;
+    }
+    sel
+}
+
+fn alert_blocks(i: &Install, a: &AlertsView) -> Vec<Value> {
+    let d = &a.defaults;
+    let s = &i.alerts;
+    let mut blocks = vec![json!({"type": "section", "text": mrkdwn(
+        "*Waiting visitors*\nWhen a visitor waits this long for a first reply (or for a reply to a later message), the thread says so and the assignee gets a direct message; after the escalation time the channel is told, with a mention. The digest sums up the day in the notification channel."
+    )})];
+    blocks.push(json!({"type": "actions", "block_id": "home_alerts", "elements": [
+        wait_select(format!("{ACTION_ALERT_PREFIX}first"), s.first_response_secs, d.first_response_secs, "First reply"),
+        wait_select(format!("{ACTION_ALERT_PREFIX}next"), s.next_response_secs, d.next_response_secs, "Next reply"),
+        wait_select(format!("{ACTION_ALERT_PREFIX}escalate"), s.escalate_secs, d.escalate_secs, "Escalate"),
+        target_select(format!("{ACTION_ALERT_PREFIX}target"), s.escalate_to.as_deref(), &a.groups),
+        digest_select(s.digest_hour_utc, d.digest_hour_utc),
+    ]}));
+    for (route, name) in a.inboxes.iter().take(MAX_INBOX_ALERTS) {
+        let r = &route.alerts;
+        let inbox = &route.inbox_id;
+        let (n, _) = crate::chat::text::truncate_chars(name, 150);
+        blocks.push(json!({"type": "context", "elements": [mrkdwn(format!(
+            "*{}* (its own channel <#{}>): unset means as above", escape(&n), route.channel_id
+        ))]}));
+        let inherited = |v: Option<u32>, env: u32| v.unwrap_or(env);
+        blocks.push(json!({"type": "actions", "block_id": format!("home_alerts:{inbox}"), "elements": [
+            wait_select(format!("{ACTION_ALERT_PREFIX}first:{inbox}"), r.first_response_secs, inherited(s.first_response_secs, d.first_response_secs), "First reply"),
+            wait_select(format!("{ACTION_ALERT_PREFIX}next:{inbox}"), r.next_response_secs, inherited(s.next_response_secs, d.next_response_secs), "Next reply"),
+            wait_select(format!("{ACTION_ALERT_PREFIX}escalate:{inbox}"), r.escalate_secs, inherited(s.escalate_secs, d.escalate_secs), "Escalate"),
+            target_select(format!("{ACTION_ALERT_PREFIX}target:{inbox}"), r.escalate_to.as_deref(), &a.groups),
+        ]}));
+    }
+    blocks
 }
 
 /// What the "Channels by inbox" section shows: the portal's inboxes (or why they could not
@@ -107,16 +246,7 @@ fn routing_blocks(r: &Routing, default_channel: Option<&str>) -> Vec<Value> {
 pub fn utc(ts: i64) -> String {
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::support::clock::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
         secs / 3600,
@@ -162,6 +292,7 @@ pub fn view(
     notice: Option<&str>,
     install_url: &str,
     routing: Option<&Routing>,
+    alerts: Option<&AlertsView>,
 ) -> Value {
     let mut blocks = vec![json!({"type": "header", "text": plain("HubSpot inbox → Slack")})];
     if let Some(n) = notice {
@@ -275,6 +406,10 @@ pub fn view(
         }));
     }
     blocks.push(json!({"type": "actions", "block_id": "home_actions", "elements": buttons}));
+    if let Some(a) = alerts {
+        blocks.push(json!({"type": "divider"}));
+        blocks.extend(alert_blocks(i, a));
+    }
     if let Some(r) = routing {
         blocks.push(json!({"type": "divider"}));
         blocks.extend(routing_blocks(r, i.channel_id.as_deref()));
@@ -308,6 +443,8 @@ mod tests {
             last_error: Some("slack <!channel> & co".into()),
             created_at: 0,
             version: 1,
+            alerts: Default::default(),
+            timers: Default::default(),
         }
     }
 
@@ -326,6 +463,7 @@ mod tests {
             None,
             "https://x/slack/install",
             None,
+            None,
         )
         .to_string();
         for s in [
@@ -341,7 +479,15 @@ mod tests {
         ] {
             assert!(v.contains(s), "{s} in {v}");
         }
-        let ro = view(Some(&install()), false, Some(REFUSED), "https://x", None).to_string();
+        let ro = view(
+            Some(&install()),
+            false,
+            Some(REFUSED),
+            "https://x",
+            None,
+            None,
+        )
+        .to_string();
         assert!(ro.contains(REFUSED));
         assert!(ro.contains("<@UADMIN> or a workspace admin can change"));
         for s in [ACTION_CHANNEL, ACTION_NOTIFICATIONS, ACTION_DISCONNECT] {
@@ -354,7 +500,7 @@ mod tests {
         let mut i = install();
         i.source = InstallSource::Settings;
         i.installer_user_id = None;
-        let v = view(Some(&i), true, None, "https://x", None).to_string();
+        let v = view(Some(&i), true, None, "https://x", None, None).to_string();
         assert!(v.contains("SLACK_CHANNEL_ID"));
         assert!(v.contains(ACTION_NOTIFICATIONS));
         assert!(!v.contains("conversations_select"));
@@ -377,9 +523,10 @@ mod tests {
                 channel_id: "C9".into(),
                 set_by: "U".into(),
                 set_at: 0,
+                alerts: Default::default(),
             }],
         };
-        let v = view(Some(&install()), true, None, "u", Some(&routing)).to_string();
+        let v = view(Some(&install()), true, None, "u", Some(&routing), None).to_string();
         assert!(
             v.contains("home_route:1") && v.contains("home_route:2"),
             "{v}"
@@ -398,7 +545,7 @@ mod tests {
             inboxes: Ok((0..60).map(|n| inbox(&n.to_string(), "x")).collect()),
             routes: vec![],
         };
-        let v = view(Some(&install()), true, None, "u", Some(&many));
+        let v = view(Some(&install()), true, None, "u", Some(&many), None);
         assert!(
             v["blocks"].as_array().unwrap().len() <= 100,
             "Slack's limit"
@@ -408,18 +555,18 @@ mod tests {
             inboxes: Err("hubspot 503".into()),
             routes: vec![],
         };
-        let v = view(Some(&install()), true, None, "u", Some(&failed)).to_string();
+        let v = view(Some(&install()), true, None, "u", Some(&failed), None).to_string();
         assert!(v.contains("could not be listed (hubspot 503)"), "{v}");
     }
 
     #[test]
     fn not_connected_points_at_the_install_page() {
-        let v = view(None, true, None, "https://x/slack/install", None).to_string();
+        let v = view(None, true, None, "https://x/slack/install", None, None).to_string();
         assert!(v.contains("not connected"));
         assert!(v.contains("https://x/slack/install"));
         let mut i = install();
         i.status = InstallStatus::Inactive;
-        assert!(view(Some(&i), true, None, "u", None)
+        assert!(view(Some(&i), true, None, "u", None, None)
             .to_string()
             .contains("not connected"));
     }

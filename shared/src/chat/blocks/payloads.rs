@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::card::{Card, Person};
-use super::home::{confirm_shared_channel, view, Routing};
+use super::home::{confirm_shared_channel, view, AlertsView, Routing};
 use super::limits;
 use super::messages::thread_text;
 use crate::domain::{
@@ -99,6 +99,7 @@ fn card(g: &mut Gen) -> Card {
         last_reply: g.opt(200).map(|w| (w, 1_764_237_600)),
         first_response_secs: (g.below(2) == 0).then(|| g.below(100_000) as i64),
         first_in_ms: None,
+        waiting_since: None,
     }
 }
 
@@ -187,6 +188,8 @@ fn install(g: &mut Gen) -> Install {
         last_error: g.opt(3000),
         created_at: 0,
         version: 1,
+        alerts: Default::default(),
+        timers: Default::default(),
     }
 }
 
@@ -208,11 +211,34 @@ fn routing(g: &mut Gen) -> Routing {
             channel_id: "C9".into(),
             set_by: "U".into(),
             set_at: 0,
+            alerts: Default::default(),
         })
         .collect();
     Routing {
         inboxes: Ok(inboxes),
         routes,
+    }
+}
+
+fn alerts_view(g: &mut Gen, r: &Routing) -> AlertsView {
+    let inboxes = r
+        .routes
+        .iter()
+        .map(|route| {
+            let mut route = route.clone();
+            route.alerts.first_response_secs =
+                Some(g.below(100_000) as u32).filter(|_| g.below(2) == 0);
+            route.alerts.escalate_to = g.opt(60);
+            (route, g.text(300))
+        })
+        .collect();
+    let groups = (0..g.below(200))
+        .map(|i| (format!("S{i}"), g.text(300)))
+        .collect();
+    AlertsView {
+        defaults: Default::default(),
+        inboxes,
+        groups,
     }
 }
 
@@ -243,12 +269,14 @@ fn every_payload_stays_within_slacks_limits_for_any_input() {
         let i = install(&mut g);
         let r = routing(&mut g);
         let notice = g.opt(500);
+        let alerts = alerts_view(&mut g, &r);
         let v: Value = view(
             Some(&i),
             g.below(2) == 0,
             notice.as_deref(),
             "https://x/y",
             Some(&r),
+            Some(&alerts),
         );
         if let Err(e) = limits::check(&v["blocks"], true) {
             panic!("case {case}: the Home tab: {e}");

@@ -292,6 +292,30 @@ impl SlackApi {
             .ok_or_else(|| SlackError::Unexpected("chat.postMessage: no ts in response".into()))
     }
 
+    /// chat.postMessage as a thread reply also sent to the channel (`reply_broadcast`), for
+    /// what the whole channel must see (an escalation). Mentions in `text` are Slack's own
+    /// syntax (`<!here>`, `<!subteam^ID>`), put there by the caller, never user text.
+    pub async fn post_broadcast(
+        &self,
+        token: &Secret,
+        channel: &str,
+        thread_ts: &str,
+        text: &str,
+    ) -> Result<String, SlackError> {
+        let body = json!({
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "reply_broadcast": true,
+            "text": text,
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        let v = self.call("chat.postMessage", token, &body).await?;
+        str_field(&v, "ts")
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Unexpected("chat.postMessage: no ts in response".into()))
+    }
+
     /// The ts of the app's message carrying `key` (see `post_message_keyed`): among a
     /// thread's replies (`conversations.replies`) or the channel's latest messages
     /// (`conversations.history`, the last 100), with their metadata. None when not there.
@@ -488,6 +512,28 @@ impl SlackApi {
         self.call_form("conversations.join", token, &[("channel", channel)])
             .await
             .map(drop)
+    }
+
+    /// usergroups.list (scope `usergroups:read`): the workspace's user groups that are not
+    /// disabled, as (id, handle), for the escalation target.
+    pub async fn user_groups(&self, token: &Secret) -> Result<Vec<(String, String)>, SlackError> {
+        let v = self.call_form("usergroups.list", token, &[]).await?;
+        let groups = v
+            .get("usergroups")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|g| g.get("date_delete").and_then(Value::as_i64).unwrap_or(0) == 0)
+                    .filter_map(|g| {
+                        let id = g.get("id")?.as_str()?;
+                        let handle = g.get("handle").and_then(Value::as_str).unwrap_or(id);
+                        crate::domain::is_user_group_id(id)
+                            .then(|| (id.to_string(), handle.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(groups)
     }
 
     /// views.publish (the Home tab).

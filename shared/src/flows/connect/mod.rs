@@ -61,6 +61,8 @@ pub const SLACK_BOT_SCOPES: &[&str] = &[
     "files:read",
     // Reaction shortcuts on cards (reaction_added, reaction_removed).
     "reactions:read",
+    // The escalation target: a user group picked in the Home tab.
+    "usergroups:read",
     "incoming-webhook",
 ];
 
@@ -601,6 +603,9 @@ async fn slack_callback(app: &App, req: &Request) -> Response {
         created_at: keep.as_ref().map_or(now, |k| k.created_at),
         // Numbering goes on from what was stored, so no earlier reader's version comes back.
         version: previous.as_ref().map_or(0, |p| p.version),
+        // An admin's alert settings outlive a reinstall, as the channel does.
+        alerts: keep.as_ref().map(|k| k.alerts.clone()).unwrap_or_default(),
+        timers: keep.as_ref().map(|k| k.timers.clone()).unwrap_or_default(),
     };
     // The channel picked on Slack's consent page (incoming-webhook), checked before it is
     // saved.

@@ -28,6 +28,7 @@ use crate::support::secret::Secret;
 
 mod delete;
 mod moves;
+mod waits;
 
 pub use delete::delete_conversation;
 use moves::{announce_move, channel_unusable, follow_inbox_move, unroute, Destination};
@@ -160,6 +161,7 @@ async fn build_card(
         last_reply: old.and_then(|c| c.last_reply.clone()),
         first_response_secs: old.and_then(|c| c.first_response_secs),
         first_in_ms: old.and_then(|c| c.first_in_ms),
+        waiting_since: old.and_then(|c| c.waiting_since),
         portal_id: portal.to_string(),
         thread_id: thread.id.clone(),
         first_message,
@@ -336,6 +338,7 @@ impl Sync<'_> {
                 SyncReason::CardDue => {
                     let read = map.clone();
                     let map = self.show_card(map, &card, now).await?;
+                    let map = waits::act(app, self.install, self.bot, map, &card, now).await?;
                     return self.finish(map, &card, vec![], Some(&read)).await;
                 }
                 SyncReason::Messages if fresh => {
@@ -360,6 +363,8 @@ impl Sync<'_> {
         let (messages, page) = self.read_messages(token, map.page_after.as_deref()).await?;
         card_state::apply_messages(&mut card, &messages);
         let read = map.clone();
+        let mut map = map;
+        self.note_waits(&mut map, &mut card, &messages, now);
         let mut map = self.show_card(map, &card, now).await?;
         let mirrored = match self.mirror(token, &mut map, &messages, None, false).await {
             Ok(m) => m,
@@ -458,6 +463,18 @@ impl Sync<'_> {
         Ok(mirrored)
     }
 
+    /// The visitor's wait after the messages not handled yet (answers sent from Slack
+    /// count: they end it too), its timer, and what the card says of it.
+    fn note_waits(&self, map: &mut ThreadMap, card: &mut Card, messages: &[Message], now: i64) {
+        for m in messages {
+            if !cursor::seen(map, m) {
+                map.note_message(m, now);
+            }
+        }
+        waits::schedule(self.app, self.install, map, card);
+        card.waiting_since = map.wait.as_ref().map(|w| w.since);
+    }
+
     /// After a failed post: what was posted before it is recorded, so a retry does not post
     /// it again. Best effort; the lease is released by the caller.
     async fn save_progress(&self, map: ThreadMap, mirrored: &[(String, String)]) {
@@ -513,6 +530,11 @@ impl Sync<'_> {
                 card: next.card,
                 card_shown_at: next.card_shown_at,
                 card_due_at: next.card_due_at,
+                wait: next.wait,
+                answered: next.answered,
+                wait_due_at: next.wait_due_at,
+                first_response: next.first_response,
+                inbox_alerts: next.inbox_alerts,
                 status: next.status,
                 not_a_contact: next.not_a_contact,
                 ..stored
@@ -659,7 +681,7 @@ impl Sync<'_> {
             .and_then(|m| m.page_after.clone());
         let (messages, page) = self.read_messages(&token, from.as_deref()).await?;
         let known_not_contact = existing.as_ref().and_then(|m| m.not_a_contact.clone());
-        let (card, not_contact) = build_card(
+        let (mut card, not_contact) = build_card(
             app,
             &token,
             portal,
@@ -669,6 +691,18 @@ impl Sync<'_> {
             known_not_contact.as_deref(),
         )
         .await?;
+        if existing.is_none() {
+            // A new card shows the wait from the start (as `note_waits` will find it), so it
+            // needs no update for it.
+            let mut probe = ThreadMap::default();
+            for m in &messages {
+                probe.note_message(m, now);
+            }
+            card.waiting_since = probe
+                .wait
+                .map(|w| w.since)
+                .filter(|_| card.status != "CLOSED");
+        }
         // Routing by inbox: the inbox's own channel, else the install's. Read only when it
         // decides something: a new notification, or a conversation that changed inbox.
         let default_channel = self.channel;
@@ -768,6 +802,10 @@ impl Sync<'_> {
             }
         }
         let legacy = old_card.is_none() && first_id.is_none() && map.cursor_id.is_empty();
+        if let Some(r) = &route {
+            map.inbox_alerts = Some(r.alerts.clone()).filter(|a| !a.is_empty());
+        }
+        self.note_waits(&mut map, &mut card, &messages, now);
         let mut map = self.show_card(map, &card, now).await?;
         let mirrored = match self
             .mirror(&token, &mut map, &messages, first_id.as_deref(), legacy)

@@ -11,6 +11,19 @@ use super::{parse, segment, HubSpotApi, HubSpotError, MAX_PAGES, PAGE_LIMIT};
 use crate::domain::{Conversation, InboxInfo, Message, OutgoingMessage};
 use crate::support::secret::Secret;
 
+/// A page's `paging.next.after` (a string or a number), unless absent, empty or the token
+/// just used (a page that would repeat itself).
+fn next_after(paging: Option<&serde_json::Value>, used: Option<&str>) -> Option<String> {
+    paging
+        .and_then(|p| p.pointer("/next/after"))
+        .and_then(|a| {
+            a.as_str()
+                .map(str::to_string)
+                .or_else(|| a.as_i64().map(|n| n.to_string()))
+        })
+        .filter(|a| !a.is_empty() && used != Some(a.as_str()))
+}
+
 impl HubSpotApi {
     pub async fn get_thread(
         &self,
@@ -21,6 +34,55 @@ impl HubSpotApi {
         let req = self.http.get(url).bearer_auth(token.expose());
         let bytes = self.execute("get_thread", req).await?;
         parse::<ThreadWire>("get_thread", &bytes).map(Conversation::from)
+    }
+
+    /// Threads whose latest message is after `after_ms` (epoch ms), soonest first:
+    /// `GET {CONVERSATIONS}/threads` sorted by `latestMessageTimestamp`, which HubSpot takes
+    /// only with `latestMessageTimestampAfter` (contracts/hubspot-platform-2026.md, threads
+    /// list; the 2026-09 definitions give both as query parameters), following
+    /// `paging.next.after` until `max` threads or 10 pages.
+    pub async fn list_active_threads(
+        &self,
+        token: &Secret,
+        after_ms: i64,
+        max: usize,
+    ) -> Result<Vec<Conversation>, HubSpotError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default, deserialize_with = "null_default")]
+            results: Vec<ThreadWire>,
+            #[serde(default)]
+            paging: Option<serde_json::Value>,
+        }
+        let url = format!("{}{CONVERSATIONS}/threads", self.base);
+        let since = crate::support::clock::rfc3339_ms(after_ms);
+        let mut threads: Vec<Conversation> = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10 {
+            let mut query = vec![
+                ("sort", "latestMessageTimestamp".to_string()),
+                ("latestMessageTimestampAfter", since.clone()),
+                ("limit", PAGE_LIMIT.to_string()),
+            ];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let req = self
+                .http
+                .get(&url)
+                .bearer_auth(token.expose())
+                .query(&query);
+            let bytes = self.execute("list_threads", req).await?;
+            let page: Page = parse("list_threads", &bytes)?;
+            threads.extend(page.results.into_iter().map(Conversation::from));
+            let next = next_after(page.paging.as_ref(), after.as_deref());
+            match next {
+                Some(n) if threads.len() < max => after = Some(n),
+                _ => break,
+            }
+        }
+        threads.truncate(max);
+        Ok(threads)
     }
 
     /// The portal's inboxes that are not archived (`GET {CONVERSATIONS}/inboxes`,
@@ -55,16 +117,7 @@ impl HubSpotApi {
                     .filter(|i| !i.archived)
                     .map(InboxInfo::from),
             );
-            let next = page
-                .paging
-                .as_ref()
-                .and_then(|p| p.pointer("/next/after"))
-                .and_then(|a| {
-                    a.as_str()
-                        .map(str::to_string)
-                        .or_else(|| a.as_i64().map(|n| n.to_string()))
-                })
-                .filter(|a| !a.is_empty() && after.as_deref() != Some(a.as_str()));
+            let next = next_after(page.paging.as_ref(), after.as_deref());
             match next {
                 Some(n) => after = Some(n),
                 None => break,

@@ -206,6 +206,14 @@ impl Inbox for HubSpotApi {
     async fn inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, InboxError> {
         self.list_inboxes(token).await
     }
+    async fn active_since(
+        &self,
+        token: &Secret,
+        after_ms: i64,
+        max: usize,
+    ) -> Result<Vec<Conversation>, InboxError> {
+        self.list_active_threads(token, after_ms, max).await
+    }
     async fn agent_by_user_id(
         &self,
         token: &Secret,

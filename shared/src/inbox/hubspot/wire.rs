@@ -435,6 +435,11 @@ impl From<ThreadWire> for Conversation {
             contact_id: w.associated_contact_id,
             spam: w.spam,
             created_at_ms: w.created_at.as_deref().map(timestamp_ms).unwrap_or(0),
+            latest_message_ms: w
+                .latest_message_timestamp
+                .as_deref()
+                .map(timestamp_ms)
+                .unwrap_or(0),
         }
     }
 }

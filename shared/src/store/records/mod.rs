@@ -14,6 +14,7 @@ use crate::support::secret::Secret;
 
 mod ephemeral;
 mod threads;
+pub use threads::Due;
 
 type R<T> = Result<T, StoreError>;
 
@@ -63,8 +64,10 @@ pub mod keys {
     pub fn route(portal: &str, inbox: &str) -> (String, String) {
         (format!("ROUTE#{portal}"), format!("INBOX#{inbox}"))
     }
-    /// The timer index's partition of conversations whose card has an update pending.
-    pub const DUE_CARD: &str = "CARD";
+    /// The timer index's one partition: conversations with a card update or a wait alert
+    /// pending, installs with a digest or a reconciliation due. (The value is from when
+    /// only cards were timed; items already in the index keep it.)
+    pub const TIMERS: &str = "CARD";
     pub fn dead_letter(portal: &str, at: i64, id: &str) -> (String, String) {
         (format!("DEAD#{portal}"), format!("{at:020}#{id}"))
     }
@@ -201,6 +204,22 @@ impl Records {
         put_opt_s(&mut it, "last_error", &i.last_error);
         it.insert("created_at".into(), Attr::N(i.created_at));
         it.insert("version".into(), Attr::N(i.version));
+        if !i.alerts.is_empty() {
+            if let Ok(a) = serde_json::to_string(&i.alerts) {
+                it.insert("alerts".into(), s(a));
+            }
+        }
+        let t = &i.timers;
+        it.insert("reconcile_at".into(), Attr::N(t.reconcile_at));
+        it.insert("reconciled_to_ms".into(), Attr::N(t.reconciled_to_ms));
+        if let Some(d) = t.digest_at {
+            it.insert("digest_at".into(), Attr::N(d));
+        }
+        // On the timer index while it is connected (crate::flows::timers).
+        if i.status != InstallStatus::Inactive {
+            it.insert(crate::store::DUEPK.into(), s(keys::TIMERS));
+            it.insert(crate::store::DUEAT.into(), Attr::N(t.due_at()));
+        }
         Ok(it)
     }
 
@@ -302,6 +321,15 @@ impl Records {
             last_error: opt_s(it, "last_error"),
             created_at: opt_n(it, "created_at").unwrap_or(0),
             version: opt_n(it, "version").unwrap_or(0),
+            // Unreadable settings are the defaults, not a failure to read the install.
+            alerts: opt_s(it, "alerts")
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
+            timers: InstallTimers {
+                reconcile_at: opt_n(it, "reconcile_at").unwrap_or(0),
+                reconciled_to_ms: opt_n(it, "reconciled_to_ms").unwrap_or(0),
+                digest_at: opt_n(it, "digest_at"),
+            },
         })
     }
 
@@ -558,6 +586,11 @@ impl Records {
         it.insert("inbox_id".into(), s(r.inbox_id.clone()));
         it.insert("channel_id".into(), s(r.channel_id.clone()));
         it.insert("set_by".into(), s(r.set_by.clone()));
+        if !r.alerts.is_empty() {
+            if let Ok(a) = serde_json::to_string(&r.alerts) {
+                it.insert("alerts".into(), s(a));
+            }
+        }
         it.insert("set_at".into(), Attr::N(r.set_at));
         self.store.put(it, Cond::None).await
     }
@@ -574,6 +607,9 @@ impl Records {
             channel_id: get_s(it, "channel_id")?,
             set_by: opt_s(it, "set_by").unwrap_or_default(),
             set_at: opt_n(it, "set_at").unwrap_or(0),
+            alerts: opt_s(it, "alerts")
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
         })
     }
 

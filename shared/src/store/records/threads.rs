@@ -6,6 +6,20 @@ use crate::domain::ThreadMap;
 use crate::store::{item, Attr, Cond, Item, StoreError, Write, DUEAT, DUEPK, GSI1PK};
 use crate::support::secret::Secret;
 
+/// One item of the timer index that is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    Conversation {
+        portal: String,
+        thread: String,
+        at: i64,
+    },
+    Install {
+        portal: String,
+        at: i64,
+    },
+}
+
 impl Records {
     fn thread_item(&self, t: &ThreadMap, version: i64) -> R<Item> {
         let mut it = item(keys::conv_pk(&t.portal_id, &t.thread_id), keys::CONV_SK);
@@ -67,8 +81,30 @@ impl Records {
         }
         if let Some(due) = t.card_due_at {
             it.insert("card_due_at".into(), Attr::N(due));
+        }
+        if let Some(w) = t.wait.as_ref().and_then(|w| serde_json::to_string(w).ok()) {
+            it.insert("wait".into(), s(w));
+        }
+        if t.answered {
+            it.insert("answered".into(), Attr::Bool(true));
+        }
+        if let Some(a) = t
+            .inbox_alerts
+            .as_ref()
+            .and_then(|a| serde_json::to_string(a).ok())
+        {
+            it.insert("inbox_alerts".into(), s(a));
+        }
+        if let Some(due) = t.wait_due_at {
+            it.insert("wait_due_at".into(), Attr::N(due));
+        }
+        if let Some((since, secs)) = t.first_response {
+            it.insert("first_in_at".into(), Attr::N(since));
+            it.insert("first_response_secs".into(), Attr::N(secs));
+        }
+        if let Some(due) = t.due_at() {
             // The sparse index of what is due: only items with a pending timer are in it.
-            it.insert(DUEPK.into(), s(keys::DUE_CARD));
+            it.insert(DUEPK.into(), s(keys::TIMERS));
             it.insert(DUEAT.into(), Attr::N(due));
         }
         Ok(it)
@@ -99,6 +135,11 @@ impl Records {
             card,
             card_shown_at: opt_n(it, "card_shown_at").unwrap_or(0),
             card_due_at: opt_n(it, "card_due_at"),
+            wait: opt_s(it, "wait").and_then(|w| serde_json::from_str(&w).ok()),
+            answered: matches!(it.get("answered"), Some(Attr::Bool(true))),
+            wait_due_at: opt_n(it, "wait_due_at"),
+            inbox_alerts: opt_s(it, "inbox_alerts").and_then(|a| serde_json::from_str(&a).ok()),
+            first_response: opt_n(it, "first_in_at").zip(opt_n(it, "first_response_secs")),
             portal_id,
             thread_id,
             team_id: get_s(it, "team_id")?,
@@ -164,6 +205,40 @@ impl Records {
             .get(&keys::conv_pk(portal, thread), keys::CONV_SK)
             .await?;
         it.as_ref().map(|i| self.thread_from(i)).transpose()
+    }
+
+    /// Several conversations' mappings in one read (at most 100), in the order asked.
+    pub async fn threads(&self, portal: &str, threads: &[&str]) -> R<Vec<Option<ThreadMap>>> {
+        let keys: Vec<(String, String)> = threads
+            .iter()
+            .map(|t| (keys::conv_pk(portal, t), keys::CONV_SK.to_string()))
+            .collect();
+        self.store
+            .get_many(&keys)
+            .await?
+            .iter()
+            .map(|it| it.as_ref().map(|i| self.thread_from(i)).transpose())
+            .collect()
+    }
+
+    /// Every conversation mapping of a portal (the digest's once-a-day read, by the portal
+    /// index).
+    pub async fn portal_threads(&self, portal: &str) -> R<Vec<ThreadMap>> {
+        let items = self
+            .store
+            .query_portal_index(&keys::portal_index(portal))
+            .await?;
+        items
+            .iter()
+            .filter(|it| {
+                it.get(crate::store::SK).and_then(Attr::as_str) == Some(keys::CONV_SK)
+                    && it
+                        .get(crate::store::PK)
+                        .and_then(Attr::as_str)
+                        .is_some_and(|pk| pk.starts_with("CONV#"))
+            })
+            .map(|it| self.thread_from(it))
+            .collect()
     }
 
     /// The conversation whose notification is the Slack message `ts` in `channel`.
@@ -266,20 +341,28 @@ impl Records {
         self.save_thread(t).await
     }
 
-    /// Conversations whose card has a coalesced update due by `until`, soonest first:
-    /// (portal, thread, when it was due).
-    pub async fn due_cards(&self, until: i64, limit: usize) -> R<Vec<(String, String, i64)>> {
-        let items = self.store.query_due(keys::DUE_CARD, until, limit).await?;
-        items
-            .iter()
-            .map(|it| {
-                Ok((
-                    get_s(it, "portal_id")?,
-                    get_s(it, "thread_id")?,
-                    opt_n(it, DUEAT).unwrap_or(0),
-                ))
-            })
-            .collect()
+    /// What is due by `until`, soonest first, from the one timer index: conversations
+    /// (a card update or a wait's alert) and installs (a digest or a reconciliation).
+    pub async fn due(&self, until: i64, limit: usize) -> R<Vec<Due>> {
+        let items = self.store.query_due(keys::TIMERS, until, limit).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for it in &items {
+            let at = opt_n(it, DUEAT).unwrap_or(0);
+            let pk = get_s(it, crate::store::PK)?;
+            if pk.starts_with("INSTALL#") {
+                out.push(Due::Install {
+                    portal: get_s(it, "portal_id")?,
+                    at,
+                });
+            } else {
+                out.push(Due::Conversation {
+                    portal: get_s(it, "portal_id")?,
+                    thread: get_s(it, "thread_id")?,
+                    at,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Moves the conversation's notification to `t.channel_id`/`t.parent_ts` (its previous

@@ -48,6 +48,7 @@ async fn get_thread_parses_numeric_and_string_ids() {
             assignee_user_id: Some("2620022".into()),
             spam: false,
             created_at_ms: 1_670_373_133_743,
+            latest_message_ms: 1_670_373_142_223,
         }
     );
 }
@@ -355,4 +356,54 @@ async fn assigning_puts_the_agents_actor_and_unassigning_deletes_it() {
     api.set_assignee(&token(), "55", None).await.unwrap();
     // A user id cannot reach another path.
     assert!(api.set_assignee(&token(), "55", Some("..")).await.is_err());
+}
+
+#[tokio::test]
+async fn active_threads_are_listed_by_latest_message_since_the_watermark_over_pages() {
+    let (server, api) = setup().await;
+    let thread = |id: u64, latest: &str| {
+        json!({"id": id, "createdAt": "2026-12-01T10:00:00Z", "status": "OPEN", "originalChannelId": "1000",
+               "latestMessageTimestamp": latest, "spam": false, "archived": false, "inboxId": 1})
+    };
+    // HubSpot sorts by latestMessageTimestamp only together with latestMessageTimestampAfter.
+    Mock::given(method("GET"))
+        .and(path(THREADS))
+        .and(bearer())
+        .and(query_param("sort", "latestMessageTimestamp"))
+        .and(query_param(
+            "latestMessageTimestampAfter",
+            "2026-12-01T10:00:00.000Z",
+        ))
+        .and(wiremock::matchers::query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [thread(11, "2026-12-01T10:01:00Z")],
+            "paging": {"next": {"after": "MTE="}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(THREADS))
+        .and(query_param("after", "MTE="))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [thread(12, "2026-12-01T10:02:00.500Z")]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let t = api
+        .list_active_threads(&token(), 1_796_119_200_000, 500)
+        .await
+        .unwrap();
+    let got: Vec<(&str, i64, bool)> = t
+        .iter()
+        .map(|c| (c.id.as_str(), c.latest_message_ms, c.live_chat))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("11", 1_796_119_260_000, true),
+            ("12", 1_796_119_320_500, true)
+        ]
+    );
 }
