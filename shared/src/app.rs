@@ -244,8 +244,13 @@ impl App {
         let sdk = sdk_config(endpoint.as_deref()).await;
         let settings = Settings::from_lambda_env(&sdk).await?;
         let store = Self::open_store_with(&settings, Some((&sdk, endpoint.as_deref()))).await?;
+        let http = http_client()?;
         let queue: Arc<dyn JobQueue> = match &settings.queue_url {
-            Some(url) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone())),
+            Some(url) => Arc::new(
+                SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone()).with_sender(
+                    crate::queue::sqs_send::SqsSender::from_sdk(&sdk, http.clone()),
+                ),
+            ),
             None => {
                 return Err(StartError::Config(ConfigError::Missing("QUEUE_URL")));
             }
@@ -254,7 +259,7 @@ impl App {
             settings,
             store,
             queue,
-            http_client()?,
+            http,
             Arc::new(SystemClock),
         ));
         app.ensure_single_workspace().await?;

@@ -218,7 +218,10 @@ async fn settings_from_the_secret_and_jobs_through_sqs() {
         &thread_json("3624100517", "1000", "OPEN", None),
         &[message_json("m1", 1, "INCOMING", "hi")],
     );
-    let producer = SqsQueue::new(sqs.clone(), queue_url.clone());
+    // The producer as the functions build it: SendMessage through the lean, signed sender.
+    let sender = shared::queue::sqs_send::SqsSender::from_sdk(&conf, reqwest::Client::new());
+    assert!(sender.is_some(), "a sender from the SDK's configuration");
+    let producer = SqsQueue::new(sqs.clone(), queue_url.clone()).with_sender(sender);
     let job = Job::SyncConversation {
         portal_id: PORTAL.into(),
         thread_id: "3624100517".into(),
