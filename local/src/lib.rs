@@ -2,6 +2,7 @@
 //! start it on a free port and talk to it over real HTTP.
 
 pub mod sample;
+pub mod sandbox;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -71,7 +72,36 @@ pub async fn start_with(
     inbox: Option<Arc<dyn shared::inbox::Inbox>>,
     clock: Option<Arc<dyn shared::support::clock::Clock>>,
 ) -> anyhow::Result<Running> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (set PORT to another port)"))?;
     let (app, queue) = App::local_with(settings, policy, inbox, clock).await?;
+    serve_on(listener, app, queue, None)
+}
+
+/// `local-runner serve --sandbox`: the bundle with the sandbox's Slack and HubSpot
+/// stand-ins and its page under `/sandbox` (see `sandbox`), on 127.0.0.1:`port`.
+pub async fn start_sandbox(port: u16) -> anyhow::Result<Running> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (set PORT to another port)"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let settings = sandbox::settings(&base)?;
+    let clock: Arc<dyn shared::support::clock::Clock> =
+        Arc::new(shared::support::clock::SystemClock);
+    let sb = sandbox::Sandbox::new(&settings, clock.clone());
+    let (app, queue) = App::local_with(settings, RetryPolicy::default(), None, Some(clock)).await?;
+    serve_on(listener, app, queue, Some(sb))
+}
+
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    queue: LocalQueue,
+    sandbox: Option<Arc<sandbox::Sandbox>>,
+) -> anyhow::Result<Running> {
     queue.set_runner(Arc::new(AppRunner(app.clone())));
     // What the scheduler does on AWS: the sweep, in process.
     let every = app.settings.sweep_every_secs;
@@ -89,10 +119,6 @@ pub async fn start_with(
             }
         })
     });
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (set PORT to another port)"))?;
     let addr = listener.local_addr()?;
     let served = app.clone();
     let task = tokio::spawn(async move {
@@ -105,10 +131,12 @@ pub async fn start_with(
                 }
             };
             let app = served.clone();
+            let sb = sandbox.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(serve_one(app, req).await) }
+                    let sb = sb.clone();
+                    async move { Ok::<_, Infallible>(serve_one(app, sb, req).await) }
                 });
                 if let Err(e) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -130,6 +158,7 @@ pub async fn start_with(
 
 async fn serve_one(
     app: Arc<App>,
+    sandbox: Option<Arc<sandbox::Sandbox>>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -154,7 +183,14 @@ async fn serve_one(
     // As in Lambda, a request runs to completion even when the caller hangs up (hyper drops
     // a connection's future then): a handler stopped between recording an event as seen and
     // queueing its job would lose it, since the sender's retry is then a duplicate.
-    let handled = tokio::spawn(async move { shared::edge::routes::handle(&app, req).await });
+    let handled = tokio::spawn(async move {
+        if let Some(sb) = &sandbox {
+            if let Some(resp) = sb.handle(&req).await {
+                return resp;
+            }
+        }
+        shared::edge::routes::handle(&app, req).await
+    });
     match handled.await {
         Ok(resp) => to_hyper(resp),
         Err(e) => {

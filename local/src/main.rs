@@ -3,6 +3,8 @@
 //!
 //! Commands:
 //!   local-runner                     serve (PORT, default 3000)
+//!   local-runner serve --sandbox     the sandbox: a Slack channel and a HubSpot inbox of its
+//!                                    own, served by the runner, on one page (also --sandbox)
 //!   local-runner replay FILE [URL]   sign a sample from events/raw with the configured secrets
 //!                                    and a fresh timestamp, send it, print status and body
 //!   local-runner apigw FILE          print that sample, signed, as an API Gateway HTTP API
@@ -19,6 +21,7 @@ use shared::queue::RetryPolicy;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        _ if args.iter().any(|a| a == "--sandbox") => sandbox().await,
         None | Some("serve") => serve().await,
         Some("replay") => {
             let file = args
@@ -54,6 +57,19 @@ fn port() -> anyhow::Result<u16> {
             .with_context(|| format!("setting PORT is malformed: {p:?} is not a port number")),
         Err(_) => Ok(3000),
     }
+}
+
+async fn sandbox() -> anyhow::Result<()> {
+    shared::support::telemetry::init_local();
+    let running = local_runner::start_sandbox(port()?).await?;
+    // The one URL to open (on the terminal, not only in the logs).
+    println!(
+        "Sandbox ready: open {}/sandbox (a Slack channel and a HubSpot inbox, side by side)",
+        running.url()
+    );
+    shutdown_signal().await;
+    running.stop();
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -23,7 +23,14 @@ fn chromium() -> String {
 
 /// Loads `url` in headless Chromium and returns the DOM of the page it ends on.
 async fn dump_dom(url: &str) -> String {
+    dump_dom_with(url, &[]).await
+}
+
+/// `dump_dom` with more Chromium flags (`--virtual-time-budget=N`: the page's own scripts
+/// run N ms of page time first).
+async fn dump_dom_with(url: &str, extra: &[&str]) -> String {
     let url = url.to_string();
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let profile = std::env::temp_dir().join(format!(
@@ -43,9 +50,9 @@ async fn dump_dom(url: &str) -> String {
                 "--disable-component-update",
                 "--disable-sync",
                 &format!("--user-data-dir={}", profile.display()),
-                "--dump-dom",
-                &url,
             ])
+            .args(&extra)
+            .args(["--dump-dom", &url])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -271,4 +278,75 @@ async fn chromium_shows_the_refusal_when_slack_consent_is_denied() {
         .await
         .unwrap()
         .is_none());
+}
+
+/// The sandbox (issue 21): its page drives a whole conversation through its own controls
+/// (`?demo=1`: a new chat typed as the visitor, Ann's reply typed in the Slack thread, the
+/// visitor again, Close clicked on the card, `/hs-chat-away` typed), each becoming the
+/// signed request the platform would send to the bundle's routes; we read the page it ends
+/// on and the stand-ins' record of what the bundle did.
+#[tokio::test]
+#[ignore = "needs Chromium: scripts/test.sh runs it"]
+async fn chromium_drives_a_whole_conversation_through_the_sandbox_page() {
+    let running = local_runner::start_sandbox(0).await.expect("the sandbox");
+    let url = format!("{}/sandbox?demo=1", running.url());
+    let dom = dump_dom_with(&url, &["--virtual-time-budget=60000"]).await;
+    assert!(
+        dom.contains("data-demo=\"done\""),
+        "the demo did not finish:\n{dom}"
+    );
+    // The channel as the page shows it: the card, closed, with its buttons; the thread.
+    for want in [
+        "New live chat",
+        "Vera Visitor",
+        "Hi, do you ship to Canada?",
+        "Reply in Inbox",
+        "Reopen",
+        "Yes, we ship to Canada!",
+        "Great, thanks!",
+        "Only visible to you",
+        "away",
+        // The inbox pane: the agent's Slack reply reached the visitor, from Slack.
+        "from Slack",
+        "CLOSED",
+    ] {
+        assert!(dom.contains(want), "{want:?} not on the page:\n{dom}");
+    }
+    let state: serde_json::Value = reqwest::get(format!("{}/sandbox/state", running.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let msgs = state["slack"]["messages"].as_array().unwrap();
+    let cards: Vec<&serde_json::Value> = msgs.iter().filter(|m| m["blocks"].is_array()).collect();
+    assert_eq!(cards.len(), 1, "one card: {msgs:?}");
+    let parent = cards[0]["ts"].as_str().unwrap();
+    let thread: Vec<&str> = msgs
+        .iter()
+        .filter(|m| m["thread_ts"] == parent)
+        .map(|m| m["text"].as_str().unwrap_or(""))
+        .collect();
+    // Nothing echoes: Ann's reply is in the thread once (hers), the visitor's once (ours).
+    assert_eq!(thread.len(), 2, "{thread:?}");
+    assert!(thread[0] == "Yes, we ship to Canada!", "{thread:?}");
+    assert!(thread[1].contains("Great, thanks!"), "{thread:?}");
+    let inbox = state["hubspot"]["threads"][0]["messages"]
+        .as_array()
+        .unwrap();
+    let texts: Vec<&str> = inbox
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Hi, do you ship to Canada?",
+            "Yes, we ship to Canada!",
+            "Great, thanks!"
+        ]
+    );
+    assert_eq!(state["hubspot"]["threads"][0]["status"], "CLOSED");
+    assert_eq!(state["hubspot"]["agent_available"], false);
+    running.stop();
 }

@@ -47,46 +47,58 @@ pub fn kept_card(map: &ThreadMap) -> Option<Card> {
 /// reports the message back. Best effort: the next sync of the conversation catches up.
 pub async fn note_sent(app: &App, portal: &str, thread: &str, sent: &Message) {
     let now = app.clock.now_secs();
-    let Ok(Some(mut map)) = app.records.get_thread(portal, thread).await else {
-        return;
-    };
-    // An answer from Slack ends the visitor's wait, and its timer with it.
+    // A concurrent writer (a sync) wins the version; the reply is put on what it saved.
+    for _ in 0..3 {
+        let Ok(Some(map)) = app.records.get_thread(portal, thread).await else {
+            return;
+        };
+        let Some(next) = with_sent(map, sent, now) else {
+            return;
+        };
+        match app.records.save_thread(&next).await {
+            Ok(Some(_)) => return,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(portal, conversation = thread, error = %e, "reply not noted on the card");
+                return;
+            }
+        }
+    }
+    tracing::info!(
+        portal,
+        conversation = thread,
+        "reply not noted: the conversation kept changing; its next sync shows it"
+    );
+}
+
+/// The mapping with an answer sent from Slack on it: the visitor's wait ended (and its
+/// timer), the card's last reply and first response due. None when nothing changes.
+fn with_sent(mut map: ThreadMap, sent: &Message, now: i64) -> Option<ThreadMap> {
     let waited = map.wait.is_some();
     map.note_message(sent, now);
     if map.wait.is_none() {
         map.wait_due_at = None;
     }
-    let card_due = match kept_card(&map) {
-        Some(mut card) => {
-            apply_messages(&mut card, std::slice::from_ref(sent));
-            match when_to_show(&map.status, &card, map.card_shown_at, now) {
-                Show::Nothing => None,
-                Show::Now => Some((card, now)),
-                Show::At(at) => Some((card, at)),
-            }
+    let card_due = kept_card(&map).and_then(|mut card| {
+        apply_messages(&mut card, std::slice::from_ref(sent));
+        card.waiting_since = map.wait.as_ref().map(|w| w.since);
+        match when_to_show(&map.status, &card, map.card_shown_at, now) {
+            Show::Nothing => None,
+            Show::Now => Some((card, now)),
+            Show::At(at) => Some((card, at)),
         }
-        None => None,
-    };
+    });
     if card_due.is_none() && !(waited && map.wait.is_none()) {
-        return;
+        return None;
     }
-    let next = match card_due {
+    Some(match card_due {
         Some((card, due)) => ThreadMap {
             card: serde_json::to_string(&card).ok(),
             card_due_at: Some(map.card_due_at.map_or(due, |d| d.min(due))),
             ..map
         },
         None => map,
-    };
-    match app.records.save_thread(&next).await {
-        Ok(Some(_)) => {}
-        Ok(None) => tracing::info!(
-            portal,
-            conversation = thread,
-            "card not noted: the conversation changed meanwhile; its next sync shows the reply"
-        ),
-        Err(e) => tracing::warn!(portal, conversation = thread, error = %e, "card not noted"),
-    }
+    })
 }
 
 /// When the card must go to Slack.
