@@ -322,7 +322,8 @@ impl App {
                 // A fresh start with tokens reactivates.
                 install.status = InstallStatus::Active;
             }
-            *install != before
+            // An install from before the timer index: written again, which puts it there.
+            *install != before || install.timers == crate::domain::InstallTimers::default()
         };
         let mut changed = false;
         let existing = self

@@ -282,7 +282,7 @@ async fn chromium_shows_the_refusal_when_slack_consent_is_denied() {
 
 /// The sandbox (issue 21): its page drives a whole conversation through its own controls
 /// (`?demo=1`: a new chat typed as the visitor, Ann's reply typed in the Slack thread, the
-/// visitor again, Close clicked on the card, `/hs-chat-away` typed), each becoming the
+/// visitor again, then a file, Close clicked on the card, `/hs-chat-away` typed), each becoming the
 /// signed request the platform would send to the bundle's routes; we read the page it ends
 /// on and the stand-ins' record of what the bundle did.
 #[tokio::test]
@@ -304,6 +304,7 @@ async fn chromium_drives_a_whole_conversation_through_the_sandbox_page() {
         "Reopen",
         "Yes, we ship to Canada!",
         "Great, thanks!",
+        "receipt.txt",
         "Only visible to you",
         "away",
         // The inbox pane: the agent's Slack reply reached the visitor, from Slack.
@@ -327,10 +328,15 @@ async fn chromium_drives_a_whole_conversation_through_the_sandbox_page() {
         .filter(|m| m["thread_ts"] == parent)
         .map(|m| m["text"].as_str().unwrap_or(""))
         .collect();
-    // Nothing echoes: Ann's reply is in the thread once (hers), the visitor's once (ours).
-    assert_eq!(thread.len(), 2, "{thread:?}");
+    // Nothing echoes: Ann's reply is in the thread once (hers), the visitor's messages once
+    // each (ours), the file with its name and size.
+    assert_eq!(thread.len(), 3, "{thread:?}");
     assert!(thread[0] == "Yes, we ship to Canada!", "{thread:?}");
     assert!(thread[1].contains("Great, thanks!"), "{thread:?}");
+    assert!(
+        thread[2].contains("receipt.txt") && thread[2].contains("17 B"),
+        "{thread:?}"
+    );
     let inbox = state["hubspot"]["threads"][0]["messages"]
         .as_array()
         .unwrap();
@@ -343,7 +349,8 @@ async fn chromium_drives_a_whole_conversation_through_the_sandbox_page() {
         [
             "Hi, do you ship to Canada?",
             "Yes, we ship to Canada!",
-            "Great, thanks!"
+            "Great, thanks!",
+            ""
         ]
     );
     assert_eq!(state["hubspot"]["threads"][0]["status"], "CLOSED");

@@ -24,10 +24,21 @@ pub struct Thread {
     pub messages: Vec<Value>,
 }
 
+/// A file a visitor sent (served at `/sandbox/files/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct File {
+    pub id: String,
+    pub name: String,
+    pub mimetype: String,
+    #[serde(skip)]
+    pub data: Vec<u8>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct HubSpotState {
     pub threads: Vec<Thread>,
     pub agent_available: Option<bool>,
+    pub files: Vec<File>,
     #[serde(skip)]
     next_thread: u64,
     #[serde(skip)]
@@ -94,6 +105,21 @@ impl HubSpotState {
         let t = self.thread_mut(thread)?;
         t.messages.push(m.clone());
         Some(m)
+    }
+}
+
+impl HubSpotState {
+    /// A visitor's file as HubSpot attaches it to a message (`FILE`, by id, with its URL).
+    pub fn add_file(&mut self, name: &str, mimetype: &str, data: Vec<u8>, base: &str) -> Value {
+        let id = format!("{}", 180_000_000_000u64 + self.files.len() as u64 + 1);
+        let url = format!("{base}/sandbox/files/{id}");
+        self.files.push(File {
+            id: id.clone(),
+            name: name.to_string(),
+            mimetype: mimetype.to_string(),
+            data,
+        });
+        json!({"type": "FILE", "fileId": id, "name": name, "url": url, "fileUsageType": "OTHER"})
     }
 }
 
@@ -261,6 +287,13 @@ pub fn answer(
                 json!({"id": "1", "properties": {"hs_availability_status": status}}),
             ))
         }
+        ("GET", ["files", "2026-03", "files", id]) => match st.files.iter().find(|f| f.id == *id) {
+            Some(f) => done((
+                200,
+                json!({"id": f.id, "name": f.name, "size": f.data.len(), "type": "OTHER", "access": "PRIVATE"}),
+            )),
+            None => done(not_found()),
+        },
         ("PATCH", ["crm", "objects", "2026-03", "users", id]) if *id == AGENT_USER_ID => {
             st.agent_available = body["properties"]["hs_availability_status"]
                 .as_str()

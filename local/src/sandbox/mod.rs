@@ -127,6 +127,33 @@ impl Sandbox {
         if path == "/sandbox/state" {
             return self.state_json();
         }
+        if let Some(id) = path.strip_prefix("/sandbox/files/") {
+            let st = self.st();
+            return match st.hubspot.files.iter().find(|f| f.id == id) {
+                Some(f) => Response::new(
+                    http::StatusCode::OK,
+                    "application/octet-stream",
+                    String::from_utf8_lossy(&f.data).to_string(),
+                )
+                .with_header(
+                    "content-disposition",
+                    format!(
+                        "attachment; filename=\"{}\"",
+                        f.name
+                            .chars()
+                            .filter(|c| c.is_ascii_graphic() && *c != '"' || *c == ' ')
+                            .collect::<String>()
+                    ),
+                ),
+                None => Response::error(http::StatusCode::NOT_FOUND, "no such file"),
+            };
+        }
+        // The inbox's links (HUBSPOT_APP_URL is the sandbox): that conversation in the page.
+        if let Some(rest) = path.strip_prefix("/sandbox/live-messages/") {
+            let thread = rest.rsplit('/').next().unwrap_or("");
+            return Response::new(http::StatusCode::FOUND, "text/plain", "")
+                .with_header("location", format!("/sandbox?thread={thread}"));
+        }
         if let Some(method) = path.strip_prefix(SLACK_API) {
             let args = args_of(req);
             let v = {
@@ -248,6 +275,53 @@ impl Sandbox {
                         "conversation.newMessage",
                         &thread,
                         json!({"messageId": m["id"], "messageType": "MESSAGE"}),
+                    )
+                    .await;
+                }
+                Ok(thread)
+            }
+            "visitor_file" => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(s("data"))
+                    .map_err(|_| "the file's data is not base64".to_string())?;
+                if data.len() > 700_000 {
+                    return Err("the sandbox takes files up to 700 KB (the runner takes requests up to 1 MB)".into());
+                }
+                let name = Some(s("name"))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "file".into());
+                let (thread, first, id) = {
+                    let mut st = self.st();
+                    let thread = match s("thread") {
+                        t if !t.is_empty() && st.hubspot.thread_mut(&t).is_some() => t,
+                        _ => st.hubspot.new_thread(now),
+                    };
+                    let first = st
+                        .hubspot
+                        .thread_mut(&thread)
+                        .is_some_and(|t| t.messages.is_empty());
+                    let file = st.hubspot.add_file(&name, &s("type"), data, &self.base);
+                    let m = st
+                        .hubspot
+                        .add_message(&thread, now, true, &s("text"), None)
+                        .unwrap_or_default();
+                    let id = m["id"].as_str().unwrap_or("").to_string();
+                    if let Some(t) = st.hubspot.thread_mut(&thread) {
+                        if let Some(last) = t.messages.last_mut() {
+                            last["attachments"] = json!([file]);
+                        }
+                    }
+                    (thread, first, id)
+                };
+                if first {
+                    self.webhook("conversation.creation", &thread, json!({}))
+                        .await;
+                } else {
+                    self.webhook(
+                        "conversation.newMessage",
+                        &thread,
+                        json!({"messageId": id, "messageType": "MESSAGE"}),
                     )
                     .await;
                 }
