@@ -242,6 +242,36 @@ impl Sandbox {
         }
     }
 
+    /// The conversation a visitor writes in: the one named, else a new one; and whether
+    /// it has no message yet (its first comes as the creation event).
+    fn visitor_thread(st: &mut State, named: &str, now: i64) -> (String, bool) {
+        let thread = match named {
+            t if !t.is_empty() && st.hubspot.thread_mut(t).is_some() => t.to_string(),
+            _ => st.hubspot.new_thread(now),
+        };
+        let first = st
+            .hubspot
+            .thread_mut(&thread)
+            .is_some_and(|t| t.messages.is_empty());
+        (thread, first)
+    }
+
+    /// HubSpot's webhook for a visitor's message: the creation event for a new chat, else
+    /// newMessage naming it.
+    async fn visitor_webhook(&self, thread: &str, first: bool, message_id: &str) {
+        if first {
+            self.webhook("conversation.creation", thread, json!({}))
+                .await;
+        } else {
+            self.webhook(
+                "conversation.newMessage",
+                thread,
+                json!({"messageId": message_id, "messageType": "MESSAGE"}),
+            )
+            .await;
+        }
+    }
+
     /// One thing done in the page, sent to the bundle as the platform would send it.
     async fn act(self: &Arc<Self>, action: &str, v: &Value) -> Result<String, String> {
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -253,31 +283,14 @@ impl Sandbox {
                 if text.trim().is_empty() {
                     return Err("type a message first".into());
                 }
-                let (thread, first, m) = {
+                let (thread, first, id) = {
                     let mut st = self.st();
-                    let thread = match s("thread") {
-                        t if !t.is_empty() && st.hubspot.thread_mut(&t).is_some() => t,
-                        _ => st.hubspot.new_thread(now),
-                    };
-                    let first = st
-                        .hubspot
-                        .thread_mut(&thread)
-                        .is_some_and(|t| t.messages.is_empty());
+                    let (thread, first) = Self::visitor_thread(&mut st, &s("thread"), now);
                     let m = st.hubspot.add_message(&thread, now, true, &text, None);
-                    (thread, first, m.unwrap_or_default())
+                    let id = m.and_then(|m| m["id"].as_str().map(str::to_string));
+                    (thread, first, id.unwrap_or_default())
                 };
-                // A new chat comes as its creation event; a later message as newMessage.
-                if first {
-                    self.webhook("conversation.creation", &thread, json!({}))
-                        .await;
-                } else {
-                    self.webhook(
-                        "conversation.newMessage",
-                        &thread,
-                        json!({"messageId": m["id"], "messageType": "MESSAGE"}),
-                    )
-                    .await;
-                }
+                self.visitor_webhook(&thread, first, &id).await;
                 Ok(thread)
             }
             "visitor_file" => {
@@ -293,38 +306,23 @@ impl Sandbox {
                     .unwrap_or_else(|| "file".into());
                 let (thread, first, id) = {
                     let mut st = self.st();
-                    let thread = match s("thread") {
-                        t if !t.is_empty() && st.hubspot.thread_mut(&t).is_some() => t,
-                        _ => st.hubspot.new_thread(now),
-                    };
-                    let first = st
-                        .hubspot
-                        .thread_mut(&thread)
-                        .is_some_and(|t| t.messages.is_empty());
+                    let (thread, first) = Self::visitor_thread(&mut st, &s("thread"), now);
                     let file = st.hubspot.add_file(&name, &s("type"), data, &self.base);
                     let m = st
                         .hubspot
                         .add_message(&thread, now, true, &s("text"), None)
                         .unwrap_or_default();
                     let id = m["id"].as_str().unwrap_or("").to_string();
-                    if let Some(t) = st.hubspot.thread_mut(&thread) {
-                        if let Some(last) = t.messages.last_mut() {
-                            last["attachments"] = json!([file]);
-                        }
+                    if let Some(last) = st
+                        .hubspot
+                        .thread_mut(&thread)
+                        .and_then(|t| t.messages.last_mut())
+                    {
+                        last["attachments"] = json!([file]);
                     }
                     (thread, first, id)
                 };
-                if first {
-                    self.webhook("conversation.creation", &thread, json!({}))
-                        .await;
-                } else {
-                    self.webhook(
-                        "conversation.newMessage",
-                        &thread,
-                        json!({"messageId": id, "messageType": "MESSAGE"}),
-                    )
-                    .await;
-                }
+                self.visitor_webhook(&thread, first, &id).await;
                 Ok(thread)
             }
             "agent" => {
