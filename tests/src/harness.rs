@@ -266,6 +266,17 @@ impl Env {
             .expect("dead letters readable")
     }
 
+    /// The test portal's mapping of conversation `thread` (it must exist).
+    pub async fn map(&self, thread: &str) -> shared::domain::ThreadMap {
+        self.runner
+            .app
+            .records
+            .get_thread(PORTAL, thread)
+            .await
+            .expect("the store answers")
+            .unwrap_or_else(|| panic!("conversation {thread} has a mapping"))
+    }
+
     /// JSON bodies of the requests Slack received for `api_method` (e.g. "chat.postMessage").
     pub async fn slack_calls(&self, api_method: &str) -> Vec<Value> {
         calls(&self.slack, &format!("/{api_method}")).await

@@ -899,14 +899,7 @@ async fn a_deleted_card_is_posted_again_and_mirroring_goes_on_under_it() {
         vec![posts[2]["text"].as_str().unwrap().to_string()]
     );
     assert!(e.dead_letters().await.is_empty());
-    let map = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let map = e.map(T).await;
     assert_eq!(map.parent_ts, "1700000001.000002");
 }
 

@@ -129,14 +129,7 @@ async fn a_busy_channel_is_paced_to_slacks_rate_and_every_thread_stays_in_order(
     let posts = e.slack_calls("chat.postMessage").await;
     for i in 0..N {
         let t = thread_id(i);
-        let map = e
-            .runner
-            .app
-            .records
-            .get_thread(PORTAL, &t)
-            .await
-            .unwrap()
-            .unwrap();
+        let map = e.map(&t).await;
         let in_thread: Vec<&str> = posts
             .iter()
             .filter(|p| p["thread_ts"].as_str() == Some(map.parent_ts.as_str()))

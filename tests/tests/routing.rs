@@ -188,14 +188,7 @@ async fn an_admin_routes_an_inbox_to_its_own_channel_from_the_home_tab() {
     assert_eq!(n.len(), 2, "{n:?}");
     assert_eq!(n[0].0, SALES_CH);
     assert_eq!(n[1].0, CHANNEL);
-    let later = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let later = e.map(T).await;
     assert_eq!(later.channel_id, SALES_CH);
     assert_eq!(later.inbox_id.as_deref(), Some(SALES));
 

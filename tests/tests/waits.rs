@@ -193,14 +193,7 @@ async fn an_answer_stops_the_clock_a_later_message_starts_the_next_and_closing_c
         .filter(|t| t.contains("has waited"))
         .collect();
     assert!(alerts.is_empty(), "{alerts:?}");
-    let map = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let map = e.map(T).await;
     assert_eq!(map.first_response, Some((t0 / 1000, 100)));
 
     // A later message waits for a reply: ten minutes by default.
@@ -230,14 +223,7 @@ async fn an_answer_stops_the_clock_a_later_message_starts_the_next_and_closing_c
         "event": {"type": "message", "channel": CHANNEL, "user": ANN, "text": "on it", "ts": "1700000900.000100", "thread_ts": PARENT}}))
         .await;
     e.drain().await;
-    let map = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let map = e.map(T).await;
     assert_eq!(map.wait, None, "{map:?}");
     assert_eq!(map.wait_due_at, None);
 
@@ -246,14 +232,7 @@ async fn an_answer_stops_the_clock_a_later_message_starts_the_next_and_closing_c
     let mut msgs = e.inbox.messages(T);
     msgs.push(msg_at("m4", t2, "INCOMING", "thanks, bye"));
     new_message(&e, T, &msgs, "m4").await;
-    let map = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let map = e.map(T).await;
     assert!(map.wait.is_some());
     e.inbox
         .set(&thread_json(T, "1000", "CLOSED", Some("A-2620022")), &msgs);
@@ -264,14 +243,7 @@ async fn an_answer_stops_the_clock_a_later_message_starts_the_next_and_closing_c
     )]))
     .await;
     e.drain().await;
-    let map = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let map = e.map(T).await;
     assert_eq!(map.wait, None, "{map:?}");
     let before = lines(&e).await.len();
     e.clock.advance_secs(3600);
@@ -429,6 +401,40 @@ async fn a_chat_whose_webhooks_never_came_arrives_through_the_reconciliation_onc
     assert_eq!(replies.len(), 1, "{replies:?}");
     // Each reconciliation is one list call here (one page).
     assert_eq!(e.hubspot_calls("GET", THREADS).await.len(), 3);
+
+    assert!(e.dead_letters().await.is_empty());
+}
+
+/// A close whose webhook was missed, minutes after the chat was read: the status change is
+/// a message of its own (it moves `latestMessageTimestamp`), and a conversation that was
+/// behind is read whole, so the card shows it closed although the stored thread was fresh.
+#[tokio::test]
+async fn a_missed_close_reaches_the_card_through_the_reconciliation() {
+    let e = start_env(vec![("RECONCILE_EVERY_SECS", "120".into())], false).await;
+    sweep(&e).await; // the watermark
+    let t0 = e.clock.now_ms();
+    let first = msg_at("m1", t0, "INCOMING", "hi");
+    new_chat(&e, T, std::slice::from_ref(&first)).await;
+    let mut closed = msg_at("s1", t0 + 10_000, "INCOMING", "");
+    closed["type"] = json!("THREAD_STATUS_CHANGE");
+    closed["newStatus"] = json!("CLOSED");
+    e.inbox.set(
+        &thread_json(T, "1000", "CLOSED", Some("A-2620022")),
+        &[first, closed],
+    );
+    let updates = e.slack_calls("chat.update").await.len();
+    e.clock.advance_secs(121);
+    sweep(&e).await;
+    let after: Vec<String> = e
+        .slack_calls("chat.update")
+        .await
+        .into_iter()
+        .skip(updates)
+        .map(|p| p["blocks"].to_string())
+        .collect();
+    assert!(after.iter().any(|b| b.contains("Closed")), "{after:?}");
+    let map = e.map(T).await;
+    assert_eq!(map.wait, None, "{map:?}");
     assert!(e.dead_letters().await.is_empty());
 }
 
@@ -533,14 +539,7 @@ async fn on_dynamodb_concurrent_sweeps_alert_once() {
         .filter(|t| t.contains("has waited 5 min") && !t.contains("assigned to you"))
         .collect();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    let map = e
-        .runner
-        .app
-        .records
-        .get_thread(PORTAL, T)
-        .await
-        .unwrap()
-        .unwrap();
+    let map = e.map(T).await;
     assert!(map.wait.as_ref().is_some_and(|w| w.alerted));
     // Next due: the escalation at fifteen minutes.
     assert_eq!(map.wait_due_at, Some(t0 / 1000 + 900));

@@ -181,7 +181,11 @@ async fn reconcile(
                 // as the webhook path would have posted it then).
                 None if c.status == Status::Open && !c.archived => SyncReason::Full,
                 None => continue,
-                Some(m) if c.latest_message_ms > m.cursor_at => SyncReason::Messages,
+                // Read whole: its webhooks were missed, so its status, assignee or inbox
+                // may have changed too (a close is a THREAD_STATUS_CHANGE message, which
+                // moves latestMessageTimestamp; contracts/hubspot.md, message types). One
+                // more call, and only for a conversation that was behind.
+                Some(m) if c.latest_message_ms > m.cursor_at => SyncReason::Full,
                 Some(_) => continue,
             };
             let job = Job::SyncConversation {
