@@ -571,6 +571,7 @@ async fn run_all(
                 &[
                     ("slash command", Samples::slash_away),
                     ("event", Samples::slack_thread_reply),
+                    ("action", Samples::claim),
                 ],
                 args,
                 &log,
@@ -579,7 +580,7 @@ async fn run_all(
             .await?;
             Some(FnResult {
                 name: "bolt-peer".into(),
-                route: "/slack/commands and /slack/events".into(),
+                route: "/slack/commands, /slack/events and /slack/interactions".into(),
                 moto: phase,
                 own: None,
                 stub_unsupported: vec![],

@@ -315,6 +315,7 @@ impl Report {
             };
             let cmdf = self.fns.iter().find(|f| f.name == "slash-commands");
             let evf = self.fns.iter().find(|f| f.name == "slack-events");
+            let actf = self.fns.iter().find(|f| f.name == "interactivity");
             let own = |f: Option<&FnResult>| f.and_then(|f| f.own.clone());
             row(
                 "cold start, slash command (slash-commands)",
@@ -335,6 +336,8 @@ impl Report {
                 ("warm p99, slash command", 1, cmdf, "slash command"),
                 ("warm p50, message event (slack-events)", 0, evf, "event"),
                 ("warm p99, message event (slack-events)", 1, evf, "event"),
+                ("warm p50, Claim button (interactivity)", 0, actf, "action"),
+                ("warm p99, Claim button (interactivity)", 1, actf, "action"),
             ] {
                 let pick = |w: Option<(f64, f64)>| w.map(|w| if which == 0 { w.0 } else { w.1 });
                 row(
