@@ -47,85 +47,75 @@ impl HubSpotApi {
         after_ms: i64,
         max: usize,
     ) -> Result<Vec<Conversation>, HubSpotError> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default, deserialize_with = "null_default")]
-            results: Vec<ThreadWire>,
-            #[serde(default)]
-            paging: Option<serde_json::Value>,
-        }
         let url = format!("{}{CONVERSATIONS}/threads", self.base);
         let since = crate::support::clock::rfc3339_ms(after_ms);
-        let mut threads: Vec<Conversation> = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..10 {
-            let mut query = vec![
-                ("sort", "latestMessageTimestamp".to_string()),
-                ("latestMessageTimestampAfter", since.clone()),
-                ("limit", PAGE_LIMIT.to_string()),
-            ];
-            if let Some(a) = &after {
-                query.push(("after", a.clone()));
-            }
-            let req = self
-                .http
-                .get(&url)
-                .bearer_auth(token.expose())
-                .query(&query);
-            let bytes = self.execute("list_threads", req).await?;
-            let page: Page = parse("list_threads", &bytes)?;
-            threads.extend(page.results.into_iter().map(Conversation::from));
-            let next = next_after(page.paging.as_ref(), after.as_deref());
-            match next {
-                Some(n) if threads.len() < max => after = Some(n),
-                _ => break,
-            }
-        }
+        let query = [
+            ("sort", "latestMessageTimestamp".to_string()),
+            ("latestMessageTimestampAfter", since),
+        ];
+        let mut threads: Vec<Conversation> = self
+            .walk_pages::<ThreadWire>(token, "list_threads", &url, &query, max)
+            .await?
+            .into_iter()
+            .map(Conversation::from)
+            .collect();
         threads.truncate(max);
         Ok(threads)
     }
 
     /// The portal's inboxes that are not archived (`GET {CONVERSATIONS}/inboxes`,
     /// `{results: [{id, name, type, archived}], paging}`), following `paging.next.after` up to
-    /// 10 pages, sorted by name.
+    /// 10 pages; sorted by name then id, each once.
     pub async fn list_inboxes(&self, token: &Secret) -> Result<Vec<InboxInfo>, HubSpotError> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default, deserialize_with = "null_default")]
-            results: Vec<InboxWire>,
-            #[serde(default)]
-            paging: Option<serde_json::Value>,
-        }
         let url = format!("{}{CONVERSATIONS}/inboxes", self.base);
-        let mut inboxes = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..10 {
-            let mut query = vec![("limit", PAGE_LIMIT.to_string())];
-            if let Some(a) = &after {
-                query.push(("after", a.clone()));
-            }
-            let req = self
-                .http
-                .get(&url)
-                .bearer_auth(token.expose())
-                .query(&query);
-            let bytes = self.execute("list_inboxes", req).await?;
-            let page: Page = parse("list_inboxes", &bytes)?;
-            inboxes.extend(
-                page.results
-                    .into_iter()
-                    .filter(|i| !i.archived)
-                    .map(InboxInfo::from),
-            );
-            let next = next_after(page.paging.as_ref(), after.as_deref());
-            match next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
+        let mut inboxes: Vec<InboxInfo> = self
+            .walk_pages::<InboxWire>(token, "list_inboxes", &url, &[], usize::MAX)
+            .await?
+            .into_iter()
+            .filter(|i| !i.archived)
+            .map(InboxInfo::from)
+            .collect();
         inboxes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         inboxes.dedup_by(|a, b| a.id == b.id);
         Ok(inboxes)
+    }
+
+    /// The `results` of a list's pages (`{results, paging: {next: {after}}}`, `PAGE_LIMIT` a
+    /// page), following `after` until the last page, `enough` results, or 10 pages.
+    async fn walk_pages<W: serde::de::DeserializeOwned>(
+        &self,
+        token: &Secret,
+        op: &'static str,
+        url: &str,
+        query: &[(&str, String)],
+        enough: usize,
+    ) -> Result<Vec<W>, HubSpotError> {
+        #[derive(Deserialize)]
+        #[serde(bound(deserialize = "W: serde::de::DeserializeOwned"))]
+        struct Page<W> {
+            #[serde(default = "Vec::new", deserialize_with = "null_default")]
+            results: Vec<W>,
+            #[serde(default)]
+            paging: Option<serde_json::Value>,
+        }
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10 {
+            let mut q = query.to_vec();
+            q.push(("limit", PAGE_LIMIT.to_string()));
+            if let Some(a) = &after {
+                q.push(("after", a.clone()));
+            }
+            let req = self.http.get(url).bearer_auth(token.expose()).query(&q);
+            let bytes = self.execute(op, req).await?;
+            let page: Page<W> = parse(op, &bytes)?;
+            out.extend(page.results);
+            match next_after(page.paging.as_ref(), after.as_deref()) {
+                Some(n) if out.len() < enough => after = Some(n),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     /// All messages of a thread, following `paging.next.after` (100 a page, at most 50 pages),
