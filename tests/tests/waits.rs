@@ -438,6 +438,44 @@ async fn a_missed_close_reaches_the_card_through_the_reconciliation() {
     assert!(e.dead_letters().await.is_empty());
 }
 
+/// An install written before the timer index held installs (no index keys on its item):
+/// its first delivery after the upgrade writes its health (`services::health`, at most once
+/// a minute), which puts it there, so its reconciliation runs. On DynamoDB (moto), where
+/// the index is a real sparse GSI.
+#[tokio::test]
+async fn an_install_from_before_the_timer_index_joins_it_at_its_next_delivery() {
+    let e = start_env(vec![], true).await;
+    let store = e.runner.app.records.store().clone();
+    let (pk, sk) = shared::store::records::keys::install(PORTAL);
+    let mut legacy = store.get(&pk, &sk).await.unwrap().expect("the install");
+    legacy.remove(shared::store::DUEPK);
+    legacy.remove(shared::store::DUEAT);
+    legacy.remove("reconcile_at");
+    legacy.remove("reconciled_to_ms");
+    store.put(legacy, shared::store::Cond::None).await.unwrap();
+    let installs_due = |due: Vec<shared::store::records::Due>| {
+        due.into_iter()
+            .filter(|d| matches!(d, shared::store::records::Due::Install { .. }))
+            .count()
+    };
+    let later = e.clock.now_secs() + 86_400;
+    let due = e.runner.app.records.due(later, 100).await.unwrap();
+    assert_eq!(installs_due(due), 0);
+
+    new_chat(&e, T, &[msg_at("m1", e.clock.now_ms(), "INCOMING", "hi")]).await;
+    let stored = store.get(&pk, &sk).await.unwrap().expect("the install");
+    assert!(stored.contains_key(shared::store::DUEPK), "{stored:?}");
+    let due = e.runner.app.records.due(later, 100).await.unwrap();
+    assert_eq!(installs_due(due), 1);
+    // Its reconciliation runs from there: the first sweep sets the watermark, the next
+    // reads the inbox.
+    sweep(&e).await;
+    e.clock.advance_secs(601);
+    sweep(&e).await;
+    assert_eq!(e.hubspot_calls("GET", THREADS).await.len(), 1);
+    assert!(e.dead_letters().await.is_empty());
+}
+
 #[tokio::test]
 async fn admins_set_alert_times_and_the_escalation_target_in_the_home_tab() {
     let e = start_env(vec![], false).await;
