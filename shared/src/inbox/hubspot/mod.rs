@@ -139,8 +139,10 @@ impl HubSpotApi {
     ) -> Result<bytes::Bytes, HubSpotError> {
         let req = req.timeout(timeout).build().map_err(transport)?;
         let auth = req.headers().get(reqwest::header::AUTHORIZATION).cloned();
-        self.pacer.before(auth.as_ref()).await;
-        let resp = self.http.execute(req).await.map_err(|e| {
+        let slot = self.pacer.before(auth.as_ref()).await;
+        let resp = self.http.execute(req).await;
+        self.pacer.settle(slot);
+        let resp = resp.map_err(|e| {
             let err = transport(e);
             tracing::debug!(op, error = %err, "hubspot request failed");
             err

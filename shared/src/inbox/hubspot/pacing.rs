@@ -50,6 +50,10 @@ pub(crate) fn window_of(headers: &reqwest::header::HeaderMap, now: Instant) -> O
     })
 }
 
+/// The longest a request waits for its place among this process's own: a window, and
+/// the time a slow answer of the last one still counts (`Sent::settle`).
+const MAX_SPREAD: Duration = Duration::from_secs(20);
+
 /// HubSpot's window for the per-app limits (contracts/hubspot.md: 110 per 10 s for a
 /// public app; private apps 100 to 190).
 const WINDOW: Duration = Duration::from_secs(10);
@@ -66,7 +70,13 @@ pub(crate) struct Sent {
 
 impl Sent {
     /// How long a request at `now` waits for its place, which it takes.
-    pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
+    #[cfg(test)]
+    fn reserve(&mut self, now: Instant) -> Duration {
+        (self.place(now) - now).min(MAX_SPREAD)
+    }
+
+    /// The place a request at `now` takes: when it may go.
+    fn place(&mut self, now: Instant) -> Instant {
         while self
             .at
             .front()
@@ -76,7 +86,7 @@ impl Sent {
         }
         let max = self.max.unwrap_or(self.default_max);
         if max == 0 {
-            return Duration::ZERO;
+            return now;
         }
         let room = max.saturating_sub(FLOOR).max(1) as usize;
         let starts = if self.at.len() < room {
@@ -87,9 +97,29 @@ impl Sent {
             let idx = self.at.len() - room;
             (self.at[idx] + WINDOW).max(now)
         };
-        self.at.push_back(starts);
-        (starts - now).min(MAX_WAIT)
+        let at = self.at.partition_point(|t| *t <= starts);
+        self.at.insert(at, starts);
+        starts
     }
+
+    /// The request that took the place `reserved` has its answer at `done`: HubSpot counted
+    /// it somewhere in between, so it counts until `done` leaves the window. Counting from
+    /// the reservation alone let the next window's first requests arrive while HubSpot still
+    /// counted a slow request of the last one (a 429 on a loaded machine).
+    pub(crate) fn settle(&mut self, reserved: Instant, done: Instant) {
+        let Some(i) = self.at.iter().position(|t| *t == reserved) else {
+            return; // left the window already
+        };
+        self.at.remove(i);
+        let at = self.at.partition_point(|t| *t <= done);
+        self.at.insert(at, done);
+    }
+}
+
+/// A request's place in its token's count, settled when its answer comes.
+pub(crate) struct Slot {
+    key: u64,
+    reserved: Instant,
 }
 
 pub(crate) struct Pacer {
@@ -126,22 +156,24 @@ impl Pacer {
         self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits, if the token's window is nearly spent; counts the request against it.
-    pub(crate) async fn before(&self, auth: Option<&reqwest::header::HeaderValue>) {
-        let Some(key) = Self::key(auth) else {
-            return;
-        };
+    fn sent(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Sent>> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits, if the token's window is nearly spent; counts the request against it (its
+    /// place, to `settle` when the answer comes).
+    pub(crate) async fn before(&self, auth: Option<&reqwest::header::HeaderValue>) -> Option<Slot> {
+        let key = Self::key(auth)?;
         let now = Instant::now();
-        let spread = self
-            .sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_insert_with(|| Sent {
+        let (spread, reserved) = {
+            let mut sent = self.sent();
+            let s = sent.entry(key).or_insert_with(|| Sent {
                 default_max: self.budget,
                 ..Sent::default()
-            })
-            .reserve(now);
+            });
+            let starts = s.place(now);
+            ((starts - now).min(MAX_SPREAD), starts)
+        };
         let wait = {
             let mut windows = self.windows();
             let wait = wait_for(windows.get(&key).copied(), now)
@@ -166,6 +198,15 @@ impl Pacer {
                 .fetch_add(d.as_millis() as u64, Ordering::Relaxed);
             tokio::time::sleep(d).await;
         }
+        Some(Slot { key, reserved })
+    }
+
+    /// The request of `slot` has its answer (or failed) now.
+    pub(crate) fn settle(&self, slot: Option<Slot>) {
+        let Some(slot) = slot else { return };
+        if let Some(s) = self.sent().get_mut(&slot.key) {
+            s.settle(slot.reserved, Instant::now());
+        }
     }
 
     /// Records what an answer said of the window.
@@ -182,8 +223,8 @@ impl Pacer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         if let Some(max) = max {
-            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-            sent.entry(key)
+            self.sent()
+                .entry(key)
                 .or_insert_with(|| Sent {
                     default_max: self.budget,
                     ..Sent::default()
@@ -246,6 +287,31 @@ mod tests {
         // Once the window has passed, requests go at once again.
         let later = t0 + Duration::from_secs(25);
         assert_eq!(sent.reserve(later), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_place_counts_until_its_answer_has_left_the_window() {
+        let t0 = Instant::now();
+        let mut sent = Sent {
+            at: VecDeque::new(),
+            max: Some(4),
+            default_max: DEFAULT_MAX,
+        };
+        // Two places (4 less the floor); the first answer is slow (1.5 s), the second not.
+        assert_eq!(sent.reserve(t0), Duration::ZERO);
+        assert_eq!(sent.reserve(t0), Duration::ZERO);
+        sent.settle(t0, t0 + Duration::from_millis(1500));
+        sent.settle(t0, t0 + Duration::from_millis(10));
+        // The third waits for the quick answer to leave the window, the fourth for the slow.
+        assert_eq!(
+            sent.reserve(t0),
+            WINDOW + Duration::from_millis(10) - Duration::ZERO
+        );
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(sent.reserve(t1), Duration::from_millis(10_500));
+        // A place that left the window already is not looked for.
+        sent.settle(t0 - Duration::from_secs(60), t0);
+        assert_eq!(sent.at.len(), 4);
     }
 
     #[test]
