@@ -120,6 +120,40 @@ async fn the_sandbox_runs_a_conversation_through_the_bundles_routes() {
             .contains("Reopen")
     })
     .await;
+    // A file the visitor sends comes back byte for byte (not as text), as a download.
+    let bytes: Vec<u8> = vec![0x89, b'P', b'N', b'G', 0x00, 0xff, 0xfe, 0x80, 0x0d, 0x0a];
+    use base64::Engine;
+    act(
+        &base,
+        "visitor_file",
+        json!({"thread": thread, "name": "shot \"1\".png", "type": "image/png", "text": "see this",
+               "data": base64::engine::general_purpose::STANDARD.encode(&bytes)}),
+    )
+    .await;
+    let s = until(&base, "the file kept", |s| {
+        s["hubspot"]["files"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+    })
+    .await;
+    let id = s["hubspot"]["files"][0]["id"].as_str().unwrap().to_string();
+    let r = reqwest::get(format!("{base}/sandbox/files/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/octet-stream"
+    );
+    assert_eq!(
+        r.headers()["content-disposition"].to_str().unwrap(),
+        "attachment; filename=\"shot 1.png\""
+    );
+    assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
+    let r = reqwest::get(format!("{base}/sandbox/files/0"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     // Bad input to the sandbox is refused with a reason.
     let r = reqwest::Client::new()
         .post(format!("{base}/sandbox/act/visitor"))

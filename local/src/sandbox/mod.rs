@@ -110,6 +110,36 @@ impl Sandbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A file a visitor sent, as its headers and its bytes (`/sandbox/files/{id}`; the
+    /// bundle's `Response` carries text, and a file is any bytes).
+    pub fn file(&self, path: &str) -> Option<(Response, Vec<u8>)> {
+        let id = path.strip_prefix("/sandbox/files/")?;
+        let st = self.st();
+        Some(match st.hubspot.files.iter().find(|f| f.id == id) {
+            Some(f) => {
+                let safe: String = f
+                    .name
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic() && *c != '"' || *c == ' ')
+                    .collect();
+                // Always a download, never rendered in the page's origin.
+                (
+                    Response::new(http::StatusCode::OK, "application/octet-stream", "")
+                        .with_header(
+                            "content-disposition",
+                            format!("attachment; filename=\"{safe}\""),
+                        )
+                        .with_header("x-content-type-options", "nosniff"),
+                    f.data.clone(),
+                )
+            }
+            None => (
+                Response::error(http::StatusCode::NOT_FOUND, "no such file"),
+                Vec::new(),
+            ),
+        })
+    }
+
     /// Serves a request under `/sandbox`; None for any other path.
     pub async fn handle(self: &Arc<Self>, req: &Request) -> Option<Response> {
         let path = req.path.as_str();
@@ -126,27 +156,6 @@ impl Sandbox {
         }
         if path == "/sandbox/state" {
             return self.state_json();
-        }
-        if let Some(id) = path.strip_prefix("/sandbox/files/") {
-            let st = self.st();
-            return match st.hubspot.files.iter().find(|f| f.id == id) {
-                Some(f) => Response::new(
-                    http::StatusCode::OK,
-                    "application/octet-stream",
-                    String::from_utf8_lossy(&f.data).to_string(),
-                )
-                .with_header(
-                    "content-disposition",
-                    format!(
-                        "attachment; filename=\"{}\"",
-                        f.name
-                            .chars()
-                            .filter(|c| c.is_ascii_graphic() && *c != '"' || *c == ' ')
-                            .collect::<String>()
-                    ),
-                ),
-                None => Response::error(http::StatusCode::NOT_FOUND, "no such file"),
-            };
         }
         // The inbox's links (HUBSPOT_APP_URL is the sandbox): that conversation in the page.
         if let Some(rest) = path.strip_prefix("/sandbox/live-messages/") {
