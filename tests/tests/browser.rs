@@ -282,7 +282,8 @@ async fn chromium_shows_the_refusal_when_slack_consent_is_denied() {
 
 /// The sandbox (issue 21): its page drives a whole conversation through its own controls
 /// (`?demo=1`: a new chat typed as the visitor, Ann's reply typed in the Slack thread, the
-/// visitor again, then a file, Close clicked on the card, `/hs-chat-away` typed), each becoming the
+/// visitor again, then a file, Ann chosen in the card's Assign to…, Close clicked on the card,
+/// `/hs-chat-away` typed, the first-response alert set in the Home tab), each becoming the
 /// signed request the platform would send to the bundle's routes; we read the page it ends
 /// on and the stand-ins' record of what the bundle did.
 #[tokio::test]
@@ -319,6 +320,15 @@ async fn chromium_drives_a_whole_conversation_through_the_sandbox_page() {
         .json()
         .await
         .unwrap();
+    // The selects went to the bundle: the chat was assigned in the inbox, and the Home
+    // tab was published again with the new alert time.
+    assert!(
+        state["hubspot"]["threads"][0]["assigned_to"].is_string(),
+        "{state}"
+    );
+    let agent = state["agent"].as_str().unwrap();
+    let home = state["slack"]["home"][agent]["blocks"].to_string();
+    assert!(home.contains("home_alert:first"), "{home}");
     let msgs = state["slack"]["messages"].as_array().unwrap();
     let cards: Vec<&serde_json::Value> = msgs.iter().filter(|m| m["blocks"].is_array()).collect();
     assert_eq!(cards.len(), 1, "one card: {msgs:?}");

@@ -178,3 +178,82 @@ fn no_lambda_function_depends_on_the_local_runner() {
         );
     }
 }
+
+/// The first element of `kind` with `action_id` (when given) in `blocks`, and its block's id.
+fn find_select(blocks: &Value, kind: &str, action_id: Option<&str>) -> Option<(String, String)> {
+    blocks.as_array()?.iter().find_map(|b| {
+        let els = b["elements"].as_array()?;
+        els.iter()
+            .find(|e| e["type"] == kind && action_id.is_none_or(|a| e["action_id"] == a))
+            .map(|e| {
+                (
+                    b["block_id"].as_str().unwrap_or("").to_string(),
+                    e["action_id"].as_str().unwrap_or("").to_string(),
+                )
+            })
+    })
+}
+
+#[tokio::test]
+async fn the_sandboxs_selects_assign_from_the_card_and_set_the_home_tabs_alerts() {
+    let running = local_runner::start_sandbox(0).await.expect("the sandbox");
+    let base = running.url();
+    act(&base, "visitor", json!({"text": "hello"})).await;
+    let s = until(&base, "the card", |s| {
+        s["slack"]["messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["blocks"].is_array()))
+    })
+    .await;
+    let agent = s["agent"]
+        .as_str()
+        .expect("the agent's Slack id")
+        .to_string();
+    let card = s["slack"]["messages"][0].clone();
+    let (block, action) =
+        find_select(&card["blocks"], "users_select", None).expect("the card's Assign to…");
+    act(
+        &base,
+        "slack_select",
+        json!({"kind": "users_select", "action_id": action, "block_id": block,
+               "message_ts": card["ts"], "value": agent}),
+    )
+    .await;
+    until(&base, "the chat assigned in the inbox", |s| {
+        s["hubspot"]["threads"][0]["assigned_to"].is_string()
+    })
+    .await;
+
+    act(&base, "home_open", json!({})).await;
+    let s = until(&base, "the Home tab", |s| {
+        s["slack"]["home"][&agent].is_object()
+    })
+    .await;
+    let (block, action) = find_select(
+        &s["slack"]["home"][&agent]["blocks"],
+        "static_select",
+        Some("home_alert:first"),
+    )
+    .expect("the first-response select");
+    act(
+        &base,
+        "slack_select",
+        json!({"kind": "static_select", "action_id": action, "block_id": block,
+               "message_ts": "", "value": "60", "text": "1 min"}),
+    )
+    .await;
+    until(&base, "the Home tab showing the new time", |s| {
+        let view = &s["slack"]["home"][&agent]["blocks"];
+        view.as_array().is_some_and(|bs| {
+            bs.iter().any(|b| {
+                b["elements"].as_array().is_some_and(|els| {
+                    els.iter().any(|e| {
+                        e["action_id"] == "home_alert:first" && e["initial_option"]["value"] == "60"
+                    })
+                })
+            })
+        })
+    })
+    .await;
+    running.stop();
+}

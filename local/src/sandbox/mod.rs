@@ -396,34 +396,30 @@ impl Sandbox {
                 Ok(ts)
             }
             "slack_click" => {
-                let n = {
-                    let mut st = self.st();
-                    st.responses += 1;
-                    st.responses
-                };
-                let payload = json!({
-                    "type": "block_actions", "team": {"id": slack::TEAM, "domain": "sandbox"},
-                    "user": {"id": slack::AGENT, "team_id": slack::TEAM, "name": "ann"},
-                    "container": {"type": "message", "message_ts": s("message_ts"), "channel_id": slack::CHANNEL, "is_ephemeral": false},
-                    "channel": {"id": slack::CHANNEL, "name": slack::CHANNEL_NAME},
-                    "message": {"type": "message", "ts": s("message_ts"), "user": slack::BOT_USER, "text": ""},
-                    "response_url": format!("{}{SLACK_RESPOND}{n}", self.base),
-                    "trigger_id": format!("{n}.sandbox"),
-                    "actions": [{"type": "button", "action_id": s("action_id"), "block_id": s("block_id"),
-                                 "value": s("value"), "action_ts": format!("{}.000001", now / 1000)}]
-                });
-                let body = format!(
-                    "payload={}",
-                    percent_encoding::utf8_percent_encode(
-                        &payload.to_string(),
-                        percent_encoding::NON_ALPHANUMERIC
-                    )
-                );
-                self.slack_post(
-                    "/slack/interactions",
-                    "application/x-www-form-urlencoded",
-                    body,
+                let action = json!({"type": "button", "action_id": s("action_id"), "block_id": s("block_id"),
+                                    "value": s("value"), "action_ts": format!("{}.000001", now / 1000)});
+                self.block_action(
+                    &s("message_ts"),
+                    action,
                     format!("clicked {}", s("action_id")),
+                )
+                .await
+            }
+            // A select in a card (`users_select`) or in the Home tab (`static_select`).
+            "slack_select" => {
+                let mut action = json!({"action_id": s("action_id"), "block_id": s("block_id"),
+                                        "action_ts": format!("{}.000001", now / 1000)});
+                if s("kind") == "users_select" {
+                    action["type"] = json!("users_select");
+                    action["selected_user"] = json!(s("value"));
+                } else {
+                    action["type"] = json!("static_select");
+                    action["selected_option"] = json!({"text": {"type": "plain_text", "text": s("text")}, "value": s("value")});
+                }
+                self.block_action(
+                    &s("message_ts"),
+                    action,
+                    format!("chose {}", s("action_id")),
                 )
                 .await
             }
@@ -478,6 +474,52 @@ impl Sandbox {
             }
             other => Err(format!("unknown sandbox action {other}")),
         }
+    }
+
+    /// A `block_actions` interaction of the agent with one `action`, from the card or thread
+    /// message `message_ts`, or from the agent's Home tab when that is empty; signed and
+    /// sent to the bundle's interactivity route as Slack sends it.
+    async fn block_action(
+        &self,
+        message_ts: &str,
+        action: Value,
+        what: String,
+    ) -> Result<String, String> {
+        let n = {
+            let mut st = self.st();
+            st.responses += 1;
+            st.responses
+        };
+        let mut payload = json!({
+            "type": "block_actions", "team": {"id": slack::TEAM, "domain": "sandbox"},
+            "user": {"id": slack::AGENT, "team_id": slack::TEAM, "name": "ann"},
+            "trigger_id": format!("{n}.sandbox"),
+            "actions": [action]
+        });
+        if message_ts.is_empty() {
+            payload["container"] = json!({"type": "view", "view_id": "V0SANDHOME1"});
+            payload["view"] = json!({"id": "V0SANDHOME1", "type": "home", "team_id": slack::TEAM});
+        } else {
+            payload["container"] = json!({"type": "message", "message_ts": message_ts, "channel_id": slack::CHANNEL, "is_ephemeral": false});
+            payload["channel"] = json!({"id": slack::CHANNEL, "name": slack::CHANNEL_NAME});
+            payload["message"] =
+                json!({"type": "message", "ts": message_ts, "user": slack::BOT_USER, "text": ""});
+            payload["response_url"] = json!(format!("{}{SLACK_RESPOND}{n}", self.base));
+        }
+        let body = format!(
+            "payload={}",
+            percent_encoding::utf8_percent_encode(
+                &payload.to_string(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        );
+        self.slack_post(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            body,
+            what,
+        )
+        .await
     }
 
     /// A HubSpot webhook batch of one event, signed (v3) as HubSpot signs it.
