@@ -118,9 +118,22 @@ impl Samples {
         Ok(self.slack("/slack/commands", "application/x-www-form-urlencoded", body))
     }
 
-    /// POST /slack/interactions (interactivity): a Claim click.
+    /// POST /slack/interactions (interactivity): a Claim click, each with its own
+    /// `action_ts` (as each real click has; the queue deduplicates by it).
     pub fn claim(&self) -> anyhow::Result<Vec<u8>> {
-        let body = self.raw("slack-interactions/claim.form")?;
+        const AT: &str = "%22action_ts%22%3A%221700000050.123456%22";
+        let raw = self.raw("slack-interactions/claim.form")?;
+        anyhow::ensure!(raw.contains(AT), "claim.form has no action_ts to vary");
+        let n = next_seq();
+        let body = raw.replacen(
+            AT,
+            &format!(
+                "%22action_ts%22%3A%22{}.{:06}%22",
+                1_700_000_050 + n / 1_000_000,
+                n % 1_000_000
+            ),
+            1,
+        );
         Ok(self.slack(
             "/slack/interactions",
             "application/x-www-form-urlencoded",
