@@ -180,9 +180,7 @@ async fn serve_one(
         headers: parts.headers,
         body,
     };
-    // As in Lambda, a request runs to completion even when the caller hangs up (hyper drops
-    // a connection's future then): a handler stopped between recording an event as seen and
-    // queueing its job would lose it, since the sender's retry is then a duplicate.
+    // A sandbox file is bytes, not the text a `Response` carries.
     if let Some(sb) = &sandbox {
         if let Some((head, bytes)) = sb.file(&req.path) {
             let body = if head.status.is_success() {
@@ -193,6 +191,9 @@ async fn serve_one(
             return head.into_http::<String>().map(|_| Full::new(body));
         }
     }
+    // As in Lambda, a request runs to completion even when the caller hangs up (hyper drops
+    // a connection's future then): a handler stopped between recording an event as seen and
+    // queueing its job would lose it, since the sender's retry is then a duplicate.
     let handled = tokio::spawn(async move {
         if let Some(sb) = &sandbox {
             if let Some(resp) = sb.handle(&req).await {
